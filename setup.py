@@ -17,9 +17,8 @@ cfg = config['DEFAULT']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 min_python = cfg['min_python']
-licenses = {'apache2': ('Apache Software License 2.0', 'OSI Approved :: Apache Software License')}
+licenses = {'apache2': 'Apache-2.0'}  # SPDX expression (license classifiers are deprecated)
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
-lic = licenses[cfg['license']]
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -29,13 +28,12 @@ setuptools.setup(
     long_description_content_type='text/markdown',
     author=cfg['author'],
     author_email=cfg['author_email'],
-    license=lic[0],
+    license=licenses[cfg['license']],
     url=cfg['git_url'],
     keywords=cfg['keywords'].split(),
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status'])],
         'Intended Audience :: ' + cfg['audience'].title(),
-        'License :: ' + lic[1],
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: 3.11',
         'Topic :: Scientific/Engineering :: Medical Science Apps.',
