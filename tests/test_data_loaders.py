@@ -95,3 +95,15 @@ def test_completed_subprocess_build_is_reused(tmp_path):
     mtime = (cache / 'X.npy').stat().st_mtime_ns
     c = build_cache(cache, [str(i) for i in range(20)], fast_reader, 2, 50, settings={'tag': 'x'})
     assert (cache / 'X.npy').stat().st_mtime_ns == mtime and len(c) == 20
+
+
+def test_two_concurrent_builds_both_succeed(tmp_path):
+    cache = tmp_path / 'cache'
+    procs = [start_build(tmp_path, cache, n=200, delay=0.005, tag='same') for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()[-2000:]
+    assert cache_is_valid(cache)
+    c = ECGCache(cache)
+    assert c.X.shape == (200, 2, 50) and float(c.X[199, 0, 0]) == 199.0
+    assert not list(tmp_path.glob('.cache.tmp-*'))
