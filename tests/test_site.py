@@ -64,3 +64,15 @@ def test_nbdev_processes_every_notebook(tmp_path):
         assert (cache / '_quarto.yml').exists()
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+@pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_reads_every_parameter(path):
+    "papermill must parse each line of the parameters cell (an '=' in a comment, for one, breaks its parser)."
+    from papermill.translators import PythonTranslator
+    for c in _cells(path):
+        if 'parameters' not in c.get('metadata', {}).get('tags', []): continue
+        src = ''.join(c['source'])
+        names = [l.split('=')[0].strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+        parsed = [p.name for p in PythonTranslator.inspect({'source': src})]
+        assert parsed == names, f'{path.name}: papermill parsed {parsed}, the cell defines {names}'
