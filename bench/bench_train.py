@@ -13,6 +13,8 @@ What is compared (same machine, same model, same batch size, same data in memory
   description: train with per-record Python appends of outputs; then, for each of the two heads, sklearn AUC plus
   the sample-wise TPR/ACC/F1 computed record by record with one sklearn call per record (utils.compute_*), on the
   training outputs, the validation split and the **test split every epoch** (the test set drives model selection).
+* The reference side runs the multi-kernel block as four convolutions (as released); ecgnb runs the
+  mathematically identical fused 33-tap convolution (see the MRM-Net chapter).
 * **ecgnb loop**: `ecgnb.train.fit`: train, then one vectorised validation pass (macro-AUC only, one sklearn call),
   checkpoints written each epoch; the test split is evaluated once after training (`ecgnb.train.test`), and that
   single test evaluation is included in the timing.
@@ -31,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from ecgnb.core import seed_everything, get_device
-from ecgnb.models.mrmnet import MRMConfig, MRMNet, MutualLoss
+from ecgnb.models.mrmnet import MRMConfig, MRMNet, MultiKernelBlock, MutualLoss
 from ecgnb.models.baselines import get_model
 from ecgnb.train import fit, test as test_split
 
@@ -112,6 +114,13 @@ def make_data(n_train, n_eval, K, T, batch_size, seed):
                 valid=DataLoader(ds(n_eval), batch_size), test=DataLoader(ds(n_eval), batch_size))
 
 
+def unfuse(model):
+    "Run the multi-kernel blocks as four convolutions, as the released code does (ecgnb fuses them; same function)."
+    for m in model.modules():
+        if isinstance(m, MultiKernelBlock): m.fused = False
+    return model
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -172,10 +181,11 @@ def main(argv=None):
           f'T {a.T} | K {a.classes}')
 
     print('\n== per-model figures (synthetic input) ==')
-    for name in ('mrmnet', 'resnet1d_wang'):
+    for name in ('mrmnet', 'mrmnet-unfused', 'resnet1d_wang'):
         seed_everything(0)
-        model = MRMNet(MRMConfig.released(a.classes)) if name == 'mrmnet' else get_model(name, a.classes)
-        loss = MutualLoss() if name == 'mrmnet' else (lambda out, y: nn.functional.binary_cross_entropy_with_logits(out, y))
+        model = get_model(name, a.classes) if name == 'resnet1d_wang' else MRMNet(MRMConfig.released(a.classes))
+        if name == 'mrmnet-unfused': unfuse(model)
+        loss = MutualLoss() if name.startswith('mrmnet') else (lambda out, y: nn.functional.binary_cross_entropy_with_logits(out, y))
         sps, mem = train_throughput(model, loss, dev, a.T, a.classes, a.batch_size, a.amp)
         lat1 = latency(model, dev, a.T, 1, a.amp)
         latb = latency(model, dev, a.T, a.batch_size, a.amp, reps=3)
@@ -190,6 +200,7 @@ def main(argv=None):
         seed_everything(0)
         dls = make_data(a.n_train, a.n_eval, a.classes, a.T, a.batch_size, 0)
         model = MRMNet(MRMConfig.released(a.classes)).to(dev)
+        if which == 'reference': unfuse(model)
         sync(dev); t0 = time.perf_counter()
         if which == 'reference': reference_loop(model, dls, a.epochs, 1e-3, dev)
         else:
