@@ -33,7 +33,9 @@ def test_notebook(path, tmp_path):
         if is_papermill(path):
             import papermill as pm
             out = tmp_path / path.name
-            pm.execute_notebook(str(path), str(out), cwd=str(path.parent), kernel_name='python3',
+            names = set(pm.inspect_notebook(str(path)))
+            params = {'out_root': str(tmp_path / 'runs')} if 'out_root' in names else {}
+            pm.execute_notebook(str(path), str(out), parameters=params, cwd=str(path.parent), kernel_name='python3',
                                 progress_bar=False, log_output=False)
         else:
             from nbdev.test import test_nb

@@ -76,3 +76,15 @@ def test_zzu_cohort_follows_the_published_shape(tmp_path):
     from ecgnb.data.zzu import read_zzu_metadata
     meta = read_zzu_metadata(p)                                           # raises on unknown findings
     assert len(meta) == 400 and set(meta.n_leads) == {9, 12}
+
+
+def test_cpsc_lengths_and_labels_follow_the_public_set(tmp_path):
+    "500 Hz, 6-60 s with about a third exactly 10 s; labels 1-9 with a few multi-label records."
+    import pandas as pd
+    import scipy.io
+    p = syn.make_cpsc2018_cohort(tmp_path/'cpsc', n=150, seed=4)
+    n = np.array([scipy.io.loadmat(f)['ECG'][0, 0]['data'].shape[1] for f in sorted(p.glob('TrainingSet1/*.mat'))])
+    assert len(n) == 150 and n.min() >= 6 * 500 and n.max() <= 60 * 500
+    assert 0.2 < (n == 5000).mean() < 0.5
+    ref = pd.read_csv(p/'REFERENCE.csv')
+    assert set(ref.First_label) <= set(range(1, 10)) and ref.Second_label.notna().mean() < 0.2
