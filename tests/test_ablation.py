@@ -32,6 +32,9 @@ def tiny():
 BASE = ExperimentConfig(epochs=8, batch_size=8, n_boot=20, device='cpu', fs=10, model_kwargs=dict(width=4))
 
 def ablate(root, log=None):
+    import torch
+    torch.set_num_threads(1)   # bitwise-reproducible CPU kernels, in this process and in the killed subprocess alike
+    torch.use_deterministic_algorithms(False)
     return run_ablation(BASE, ['default', 'no_mutual'], [0], Path(root), data=tiny(), log=log)
 
 if __name__ == '__main__':
