@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
 
 from ecgnb.core import seed_everything, get_device
-from ecgnb.models.mrmnet import MRMConfig, MRMNet, MultiKernelBlock, MutualLoss
+from ecgnb.models.mrmnet import MRMConfig, MRMNet, MultiKernelBlock, MutualLoss, mrm_logits
 from ecgnb.models.baselines import get_model
 from ecgnb.train import fit, test as test_split
 
@@ -99,8 +99,8 @@ def reference_loop(model, dls, epochs, lr, dev):
 
 def ecgnb_loop(model, dls, epochs, lr, dev, run_dir):
     fit(model, MutualLoss(), dls['train'], dls['valid'], epochs=epochs, lr=lr, device=str(dev), run_dir=run_dir,
-        progress=False, log=None)
-    test_split(model, dls['test'], dls['valid'], run_dir=run_dir, device=str(dev))
+        predict_fn=mrm_logits, progress=False, log=None)
+    test_split(model, dls['test'], dls['valid'], run_dir=run_dir, predict_fn=mrm_logits, device=str(dev))
 
 
 def make_data(n_train, n_eval, K, T, batch_size, seed):
