@@ -189,13 +189,18 @@ def _need(path: Path, what: str) -> Path:
                            "e.g. `zip -s 0 Child_ecg.zip --out full.zip && unzip full.zip`).")
     return path
 
+def _read_dictionary(path, name: str, what: str, need: list) -> pd.DataFrame:
+    "Read a ZZU-pECG dictionary CSV (`path` or `path/name`) as strings, checking its first columns are `need`."
+    p = Path(path)
+    if p.is_dir(): p = p/name
+    df = pd.read_csv(_need(p, f'{name} ({what})'), dtype=str, keep_default_na=False)
+    if list(df.columns[:len(need)]) != need: raise ECGDataError(f'{p}: expected columns {need}, found {list(df.columns)}.')
+    return df
+
 def read_ecg_codes(path) -> pd.DataFrame:
     "ZZU-pECG `ECGCode.csv` -> DataFrame (description, aha, chn, kind) with '' where a vocabulary has no code."
-    p = Path(path)
-    if p.is_dir(): p = p/'ECGCode.csv'
-    df = pd.read_csv(_need(p, 'ECGCode.csv (finding vocabulary)'), dtype=str, keep_default_na=False)
     need = ['Description', 'AHA(Category&Code)', 'CHN(Category&Code)']
-    if list(df.columns[:3]) != need: raise ECGDataError(f'{p}: expected columns {need}, found {list(df.columns)}.')
+    df = _read_dictionary(path, 'ECGCode.csv', 'finding vocabulary', need)
     df = df.rename(columns=dict(zip(need, ['description', 'aha', 'chn'])))
     for c in ('description', 'aha', 'chn'): df[c] = df[c].str.strip().replace('N/A', '')
     df['kind'] = np.where(df.aha.str.startswith('Modifier'), 'modifier', 'finding')
@@ -203,11 +208,8 @@ def read_ecg_codes(path) -> pd.DataFrame:
 
 def read_disease_codes(path) -> pd.DataFrame:
     "ZZU-pECG `DiseaseCode.csv` -> DataFrame (icd10, group, category, description) of the studied ICD-10 codes."
-    p = Path(path)
-    if p.is_dir(): p = p/'DiseaseCode.csv'
-    df = pd.read_csv(_need(p, 'DiseaseCode.csv (studied ICD-10 codes)'), dtype=str, keep_default_na=False)
     need = ['Disease Type', 'Disease Category', 'ICD-10 Code']
-    if list(df.columns[:3]) != need: raise ECGDataError(f'{p}: expected columns {need}, found {list(df.columns)}.')
+    df = _read_dictionary(path, 'DiseaseCode.csv', 'studied ICD-10 codes', need)
     ws = lambda s: re.sub(r'\s+', ' ', str(s)).strip()
     out = pd.DataFrame(dict(icd10=df['ICD-10 Code'].map(ws), group=df['Disease Type'].map(ws),
                             category=df['Disease Category'].map(ws),
