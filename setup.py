@@ -16,6 +16,7 @@ cfg = config['DEFAULT']
 
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+text_requirements = cfg.get('text_requirements', '').split()
 min_python = cfg['min_python']
 licenses = {'apache2': 'Apache-2.0'}  # SPDX expression (license classifiers are deprecated)
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
@@ -42,7 +43,7 @@ setuptools.setup(
     include_package_data=True,
     package_data={'ecgnb': ['assets/*']},
     install_requires=requirements,
-    extras_require={'dev': dev_requirements},
+    extras_require={'dev': dev_requirements, 'text': text_requirements},
     python_requires='>=' + min_python,
     zip_safe=False,
     entry_points={

@@ -9,8 +9,8 @@ bash scripts/install.sh
 stamp=$(date +%Y%m%d-%H%M%S)
 mkdir -p runs
 export MPLBACKEND=Agg
-.venv/bin/papermill --cwd nbs nbs/07_data.synthetic.ipynb "runs/${stamp}_cohort.ipynb"
-.venv/bin/papermill --cwd nbs nbs/20_mrmnet_experiment.ipynb "runs/${stamp}_mrmnet_experiment.ipynb" \
+.venv/bin/papermill -k python3 --cwd nbs nbs/07_data.synthetic.ipynb "runs/${stamp}_cohort.ipynb"
+.venv/bin/papermill -k python3 --cwd nbs nbs/20_mrmnet_experiment.ipynb "runs/${stamp}_mrmnet_experiment.ipynb" \
     -p out_root "$(pwd)/runs" "$@"
 echo
 echo "Done. Executed notebooks: runs/${stamp}_*.ipynb; run folders (metrics.json, figures/, checkpoints/): runs/"
