@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent('''
 
     def slow_reader(key):
         time.sleep(float(sys.argv[3]))
-        return np.full((2, 50), float(key), np.float32), np.ones(2, bool)
+        return np.full((2, 50), float(key) / 100, np.float32), np.ones(2, bool)
 
     if __name__ == '__main__':
         build_cache(sys.argv[1], [str(i) for i in range(int(sys.argv[2]))], slow_reader, 2, 50,
@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent('''
 
 
 def fast_reader(key):
-    return np.full((2, 50), float(key), np.float32), np.ones(2, bool)
+    return np.full((2, 50), float(key) / 100, np.float32), np.ones(2, bool)
 
 
 def start_build(tmp_path, cache, n=400, delay=0.01, tag='a', workers=1, executor='thread'):
@@ -71,7 +71,7 @@ def test_sigkill_leaves_no_valid_cache(tmp_path, workers, executor):
     # the next build sweeps the dead process's temporary folder and produces a complete cache
     c = build_cache(cache, [str(i) for i in range(400)], fast_reader, 2, 50, settings={'tag': 'a'}, n_workers=1)
     assert not any(p.exists() for p in tmps)
-    assert c.X.shape == (400, 2, 50) and float(c.X[123, 1, 7]) == 123.0
+    assert c.X.shape == (400, 2, 50) and float(c.X[123, 1, 7]) == pytest.approx(1.23)
 
 
 def test_sigkill_during_rebuild_keeps_old_cache(tmp_path):
@@ -105,5 +105,5 @@ def test_two_concurrent_builds_both_succeed(tmp_path):
         assert p.returncode == 0, err.decode()[-2000:]
     assert cache_is_valid(cache)
     c = ECGCache(cache)
-    assert c.X.shape == (200, 2, 50) and float(c.X[199, 0, 0]) == 199.0
+    assert c.X.shape == (200, 2, 50) and float(c.X[199, 0, 0]) == pytest.approx(1.99)
     assert not list(tmp_path.glob('.cache.tmp-*'))
