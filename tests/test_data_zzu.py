@@ -8,12 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgnb.data.zzu import load_zzu, make_zzu_sample, patient_split, LEADS12, ZZU_LEADS9
+from ecgnb.data.core import find_real_samples
+from ecgnb.data.zzu import load_zzu, patient_split, LEADS12, ZZU_LEADS9
+from zzu_sample import make_zzu_sample
 
 
 @pytest.fixture(scope='module')
-def zzu(tmp_path_factory, real_samples):
-    return make_zzu_sample(tmp_path_factory.mktemp('zzu') / 'ZZU-pECG', real=real_samples)['path']
+def zzu(tmp_path_factory):
+    "The 12-record copy: real CinC 2021 waveforms when ../shared is present, synthetic ones otherwise (never skipped)."
+    return make_zzu_sample(tmp_path_factory.mktemp('zzu') / 'ZZU-pECG', real=find_real_samples())['path']
 
 
 def test_process_pool_build_matches_serial(zzu, tmp_path, monkeypatch):
