@@ -1,5 +1,6 @@
-"""Checks of `ecgnb.viz` that a notebook cannot make well: a fresh interpreter without `ecgnb.data.core`,
-plain Python with no IPython shell, the pixel size of a saved PNG, and speed."""
+"""Checks of `ecgnb.viz` (with `ecgnb.paper` and `ecgnb.browser`) that a notebook cannot make well: a fresh
+interpreter without `ecgnb.data.core`, plain Python with no IPython shell, the pixel size of a saved PNG, and speed.
+Test records come from the project's synthetic generator (`ecgnb.data.synthetic.synth_ecg`)."""
 import os
 import subprocess
 import sys
@@ -12,8 +13,14 @@ import pytest
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
 
+def toy(fs=500, seconds=10, seed=0):
+    "One synthetic normal 12-lead record [12, T] in mV."
+    from ecgnb.data.synthetic import synth_ecg
+    return synth_ecg([{'NORM'}], 50, fs=fs, seconds=seconds, seed=seed).X[0].astype(np.float32)
+
+
 def test_lead_names_without_data_core():
-    "ecgnb.viz imports and plots even when ecgnb.data.core cannot be imported (local LEADS12 fallback)."
+    "ecgnb.viz imports and plots without ecgnb.data.core (and so without torch): it needs only ecgnb.data.records."
     code = textwrap.dedent('''
         import sys, importlib.abc
         class Block(importlib.abc.MetaPathFinder):
@@ -23,7 +30,8 @@ def test_lead_names_without_data_core():
         import ecgnb.viz as v
         assert 'ecgnb.data.core' not in sys.modules
         assert v.LEADS12 == ['I','II','III','aVR','aVL','aVF','V1','V2','V3','V4','V5','V6'], v.LEADS12
-        fig = v.plot_ecg(v._toy_ecg(100, 10), 100)
+        t = __import__('numpy').linspace(0, 10, 1000)
+        fig = v.plot_ecg(__import__('numpy').sin(t)[None].repeat(12, 0), 100)
         print(sum(1 for l in fig.axes[0].lines if (l.get_gid() or '').startswith('trace:')))
     ''')
     env = {**os.environ, 'MPLBACKEND': 'Agg'}
@@ -35,9 +43,9 @@ def test_lead_names_without_data_core():
 def test_png_pixels_match_millimetres(tmp_path):
     "Saved at 254 dpi (10 px/mm) the paper of a 10 s 4x3 plot is 265 mm x 120 mm plus 12 mm x 20 mm of margins."
     from PIL import Image
-    from ecgnb.viz import plot_ecg, _toy_ecg
+    from ecgnb.viz import plot_ecg
     import matplotlib.pyplot as plt
-    fig = plot_ecg(_toy_ecg(500, 10), 500)
+    fig = plot_ecg(toy(500, 10), 500)
     fig.savefig(tmp_path / 'p.png', dpi=254)
     plt.close(fig)
     w, h = Image.open(tmp_path / 'p.png').size
@@ -47,9 +55,9 @@ def test_png_pixels_match_millimetres(tmp_path):
 def test_fallback_in_plain_python(capsys):
     "Without any IPython shell the browser still builds and its static fallback renders figures."
     from types import SimpleNamespace
-    from ecgnb.viz import ECGBrowser, show_records, _toy_ecg
+    from ecgnb.viz import ECGBrowser, show_records
     import matplotlib.pyplot as plt
-    X = np.stack([_toy_ecg(100, 5, seed=i) for i in range(4)])
+    X = np.stack([toy(100, 5, seed=i) for i in range(4)])
     ds = SimpleNamespace(X=X, Y=np.eye(4, 2, dtype=np.uint8), classes=['A', 'B'], fs=100,
                          splits={'train': np.arange(3), 'test': np.array([3])})
     figs = show_records(ds, n=3, show=False)
@@ -63,9 +71,9 @@ def test_fallback_in_plain_python(capsys):
 
 def test_plot_is_fast():
     "A 12-lead 500 Hz 4x3 plot, drawn, stays well under a second (median of 3; generous on shared CI)."
-    from ecgnb.viz import plot_ecg, _toy_ecg
+    from ecgnb.viz import plot_ecg
     import matplotlib.pyplot as plt
-    x = _toy_ecg(500, 10)
+    x = toy(500, 10)
     times = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -84,8 +92,9 @@ def test_browser_in_a_live_kernel():
         import numpy as np
         from types import SimpleNamespace
         from ecgnb.core import in_notebook
-        from ecgnb.viz import ECGBrowser, _toy_ecg
-        X = np.stack([_toy_ecg(100, 10, seed=i) for i in range(3)])
+        from ecgnb.viz import ECGBrowser
+        from ecgnb.data.synthetic import synth_ecg
+        X = synth_ecg([{'NORM'}] * 3, 50, fs=100, seconds=10).X
         ds = SimpleNamespace(X=X, Y=np.eye(3, dtype=np.uint8), classes=list('abc'), fs=100,
                              splits={'train': np.arange(2), 'test': np.array([2])})
         b = ECGBrowser(ds, predictions=np.full((3, 3), 0.5))
