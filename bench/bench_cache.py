@@ -6,17 +6,21 @@
 
 Without --ptbxl a corpus in the PTB-XL layout (records100/NNNNN/NNNNN_lr.{hea,dat}, format 16, 1000 adu/mV,
 ptbxl_database.csv, scp_statements.csv) is generated once under --workdir (AR(1) 'random-walk-ish' signals, about
-+-1 mV) and reused on later runs. The files are written by a direct writer that is checked, on every run, to give
-the same bytes as wfdb.wrsamp (which itself takes ~50 ms per record here, 20 minutes for the full corpus).
++-1 mV) and reused on later runs. The files are written by the project's WFDB writer
+(ecgnb.data.synthetic.write_wfdb), checked on every run to give the same bytes as wfdb.wrsamp (which itself takes
+~50 ms per record here, 20 minutes for the full corpus).
 
 Each measurement runs in its own subprocess so that its peak RSS (ru_maxrss of the process and of its worker
 children) is its own:
   (a) benchmark  the reference loader (helme/ecg_ptbxl_benchmarking utils.load_raw_data_ptbxl): sequential
                  wfdb.rdsamp of every record into a float64 array, then pickle.dump to raw100.npy; and its re-open
-  (b) build      ecgnb.data.ptbxl.load_ptbxl with a fresh cache (parallel, float16 memmap, manifest)
+  (b) build      ecgnb.data.ptbxl.load_ptbxl with a fresh cache (parallel, memmap of --dtype: int16 ADC counts by
+                 default, manifest)
   (b') build-wfdb the same cache built through wfdb.rdrecord instead of ecgnb's fast format-16 reader (--wfdb-engine)
   (c) reopen     load_ptbxl again: fingerprint check + memory-map open
   (d) epoch      one pass of a DataLoader (batch 96) over the train split: the training-time footprint
+  (e) precision  the same cache stored as int16 counts (gain 1000/mV) and as float16: size, build time, and the error
+                 against the values in the files (wfdb.rdrecord, float64) over up to 300 records, in microvolts
 """
 import argparse
 import json
@@ -58,14 +62,9 @@ def _signal(rng):
 
 
 def write_record(d: Path, name: str, x):
-    "Write one record exactly as wfdb.wrsamp(fmt='16', adc_gain=1000, baseline=0) does (header + little-endian int16)."
-    import numpy as np
-    q = np.round(x * 1000).astype('<i2')
-    q.tofile(d / f'{name}.dat')
-    lines = [f'{name} {q.shape[1]} 100 {q.shape[0]}']
-    for j, l in enumerate(LEADS):
-        lines.append(f'{name}.dat 16 1000.0(0)/mV 16 0 {q[0, j]} {int(q[:, j].astype(np.int64).sum()) % 65536} 0 {l}')
-    (d / f'{name}.hea').write_text('\n'.join(lines) + '\n')
+    "Write one record as wfdb.wrsamp(fmt='16', adc_gain=1000, baseline=0) does, with ecgnb.data.synthetic.write_wfdb."
+    from ecgnb.data.synthetic import write_wfdb
+    write_wfdb(d / name, x, 100, LEADS, gain=1000.0)
 
 
 def _write_chunk(args):
@@ -125,7 +124,7 @@ def make_corpus(root: Path, n: int, workers: int):
 
 
 # ---------------------------------------------------------------- measurements (run in subprocesses)
-def measure(kind, path, work, workers):
+def measure(kind, path, work, workers, dtype='int16'):
     import numpy as np
     out = {}
     path = str(path).rstrip('/') + '/'
@@ -153,7 +152,7 @@ def measure(kind, path, work, workers):
         cache = Path(work) / 'ecgnb_cache'
         if kind == 'build' and cache.exists(): shutil.rmtree(cache)
         t0 = time.time()
-        d = load_ptbxl(path, 'superdiagnostic', fs=100, cache_dir=cache, n_workers=workers)
+        d = load_ptbxl(path, 'superdiagnostic', fs=100, cache_dir=cache, n_workers=workers, dtype=dtype)
         out['seconds'] = time.time() - t0
         out['n'] = len(d)
         out['file_bytes'] = (cache / 'X.npy').stat().st_size
@@ -166,13 +165,14 @@ def measure(kind, path, work, workers):
         keys = [path + f for f in pd.read_csv(path + 'ptbxl_database.csv').filename_lr]
         t0 = time.time()
         c = build_cache(cache, keys, functools.partial(wfdb_reader, n_samples=1000, policy='crop', engine='wfdb'),
-                        12, 1000, n_workers=workers, files=[k + e for k in keys for e in ('.hea', '.dat')])
+                        12, 1000, n_workers=workers, files=[k + e for k in keys for e in ('.hea', '.dat')], dtype=dtype)
         out['seconds'] = time.time() - t0
         out['n'] = len(c)
     elif kind == 'epoch':
         import warnings
         from ecgnb.data.ptbxl import load_ptbxl
-        d = load_ptbxl(path, 'superdiagnostic', fs=100, cache_dir=Path(work) / 'ecgnb_cache', n_workers=workers)
+        d = load_ptbxl(path, 'superdiagnostic', fs=100, cache_dir=Path(work) / 'ecgnb_cache', n_workers=workers,
+                       dtype=dtype)
         anon0, file0 = _status_kb('RssAnon'), _status_kb('RssFile')
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -187,13 +187,41 @@ def measure(kind, path, work, workers):
         out['rss_file_delta_mb'] = round((_status_kb('RssFile') - file0) / 1024, 1) if file0 is not None else None
         out['memmap_bytes'] = int(d.X.nbytes)
         out['float64_bytes'] = int(d.X.size * 8)
+    elif kind == 'precision':
+        out.update(_precision(path, work, workers))
     out['peak_rss_mb'], out['peak_rss_children_mb'] = _peak_mb()
     print('RESULT ' + json.dumps(out), flush=True)
 
 
-def run_sub(kind, path, work, workers):
+def _precision(path, work, workers, n_check=300):
+    "int16 vs float16 cache of the same corpus: bytes, build seconds, and |cache - file values| in microvolts."
+    import numpy as np
+    import wfdb
+    from ecgnb.data.core import ECGCache, LEADS12, normalize_lead_name
+    from ecgnb.data.ptbxl import load_ptbxl
+    out = {}
+    for dt in ('int16', 'float16'):
+        cache = Path(work) / f'ecgnb_cache_{dt}'
+        if cache.exists(): shutil.rmtree(cache)
+        t0 = time.time()
+        load_ptbxl(path, 'superdiagnostic', fs=100, cache_dir=cache, n_workers=workers, dtype=dt)
+        c = ECGCache(cache)
+        err = []
+        for i in np.linspace(0, len(c) - 1, min(n_check, len(c))).astype(int):
+            r = wfdb.rdrecord(str(Path(path) / c.keys[i]), return_res=64)
+            names = [normalize_lead_name(n, strict=False) for n in r.sig_name]
+            ref = r.p_signal[:1000, [names.index(l) for l in LEADS12]].T
+            err.append(np.abs(np.asarray(c.X[i], np.float64)[:, :ref.shape[1]] - ref).ravel())
+        err = np.concatenate(err) * 1000                           # mV -> microvolts
+        out[dt] = dict(seconds=round(time.time() - t0, 2), file_bytes=(cache / 'X.npy').stat().st_size,
+                       max_err_uv=float(err.max()), mean_err_uv=float(err.mean()), p99_err_uv=float(np.quantile(err, 0.99)))
+    out['float16_step_uv'] = {f'{v:g} mV': float(np.spacing(np.float16(v))) * 1000 for v in (0.25, 1.0, 2.0, 4.0)}
+    return out
+
+
+def run_sub(kind, path, work, workers, dtype='int16'):
     r = subprocess.run([sys.executable, __file__, '--_measure', kind, '--ptbxl', str(path), '--workdir', str(work),
-                        '--workers', str(workers)], capture_output=True, text=True,
+                        '--workers', str(workers), '--dtype', dtype], capture_output=True, text=True,
                        env={**os.environ, 'ECGNB_PROGRESS': '0'})
     for line in r.stdout.splitlines():
         if line.startswith('RESULT '): return json.loads(line[7:])
@@ -208,19 +236,21 @@ def main():
     ap.add_argument('--workers', type=int, default=min(4, os.cpu_count() or 1), help='cache-build workers')
     ap.add_argument('--wfdb-engine', action='store_true', help="also time the cache built through wfdb.rdrecord")
     ap.add_argument('--keep', action='store_true', help='keep the work folder')
+    ap.add_argument('--dtype', default='int16', choices=['int16', 'float16', 'float32'],
+                    help='cache storage of the build/reopen/epoch steps (default int16 ADC counts, gain 1000/mV)')
     ap.add_argument('--_measure', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a._measure:
-        return measure(a._measure, a.ptbxl, a.workdir, a.workers)
+        return measure(a._measure, a.ptbxl, a.workdir, a.workers, a.dtype)
 
     work = Path(a.workdir or tempfile.mkdtemp(prefix='ecgnb_bench_'))
     work.mkdir(parents=True, exist_ok=True)
     path = Path(a.ptbxl) if a.ptbxl else make_corpus(work / 'ptbxl', a.n, a.workers)
     print(f'corpus: {path}  workers: {a.workers}  cpus: {os.cpu_count()}', flush=True)
     res = {}
-    kinds = ['benchmark', 'benchmark-reopen', 'build', 'reopen', 'epoch'] + (['build-wfdb'] if a.wfdb_engine else [])
+    kinds = ['benchmark', 'benchmark-reopen', 'build', 'reopen', 'epoch', 'precision'] + (['build-wfdb'] if a.wfdb_engine else [])
     for k in kinds:
-        res[k] = run_sub(k, path, work, a.workers)
+        res[k] = run_sub(k, path, work, a.workers, a.dtype)
         print(f'  {k:17s} {json.dumps(res[k])}', flush=True)
 
     b, c, ro, ep = res['benchmark'], res['build'], res['reopen'], res['epoch']
@@ -241,12 +271,20 @@ def main():
     if 'build-wfdb' in res:
         print(f"build speed-up with the wfdb engine (parallel only): {b['seconds'] / res['build-wfdb']['seconds']:.1f}x")
     print(f'data in memory/on disk: float64 array {b["nbytes"] / 2**20:.0f} MB, raw100.npy pickle '
-          f'{(work / "raw100.npy").stat().st_size / 2**20:.0f} MB; ecgnb float16 memmap {c["file_bytes"] / 2**20:.0f} MB '
+          f'{(work / "raw100.npy").stat().st_size / 2**20:.0f} MB; ecgnb {a.dtype} memmap {c["file_bytes"] / 2**20:.0f} MB '
           f'= {c["file_bytes"] / b["nbytes"]:.3f} of float64 (target <= 0.25)')
     print(f'training epoch over {ep["n_train"]} train records ({ep["batches"]} batches of 96): {ep["seconds"]:.2f} s; '
           f'resident growth: anonymous {ep["rss_anon_delta_mb"]} MB, file-backed (memmap page cache, reclaimable) '
           f'{ep["rss_file_delta_mb"]} MB; peak RSS {ep["peak_rss_mb"]:.0f} MB vs float64 array alone '
           f'{ep["float64_bytes"] / 2**20:.0f} MB')
+    pr = res['precision']
+    print('cache storage (same corpus, load_ptbxl at 100 Hz), error against the files\' values (wfdb.rdrecord, float64):')
+    for dt in ('int16', 'float16'):
+        r = pr[dt]
+        print(f'  {dt:8s} {r["file_bytes"] / 2**20:7.1f} MB  build {r["seconds"]:6.2f} s  |error| max {r["max_err_uv"]:.4f} uV, '
+              f'p99 {r["p99_err_uv"]:.4f} uV, mean {r["mean_err_uv"]:.4f} uV')
+    print('  float16 step (uV) at ' + ', '.join(f'{k}: {v:.2f}' for k, v in pr['float16_step_uv'].items())
+          + '; int16 at gain 1000/mV: 1 uV everywhere within +-32.767 mV')
     if not a.keep and not a.workdir: shutil.rmtree(work, ignore_errors=True)
 
 
