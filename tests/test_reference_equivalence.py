@@ -44,22 +44,23 @@ def test_every_released_weight_is_used(ref):
     assert sum(p.numel() for p in ref['model'].parameters()) == 1_779_722
 
 
+def _forward_with(ref, change):
+    "Eval-mode output on the fixture input of the released weights after `change(module)` on every module."
+    model = load_released_weights(MRMNet(MRMConfig.released(5)), ref['sd']).eval()
+    for m in model.modules(): change(m)
+    with torch.no_grad(): return model(torch.from_numpy(ref['io']['x']))
+
+
 def test_unfused_multikernel_block_matches_release(ref):
     "The fused 33-tap convolution and the release's four convolutions give the same outputs on the release's weights."
-    model = load_released_weights(MRMNet(MRMConfig.released(5)), ref['sd']).eval()
-    for m in model.modules():
-        if isinstance(m, MultiKernelBlock): m.fused = False
-    with torch.no_grad(): out = model(torch.from_numpy(ref['io']['x']))
+    out = _forward_with(ref, lambda m: setattr(m, 'fused', False) if isinstance(m, MultiKernelBlock) else None)
     np.testing.assert_allclose(out.logits_high.numpy(), ref['io']['logits_high'], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out.feat_low.numpy(), ref['io']['feat_low'], rtol=1e-5, atol=1e-5)
 
 
 def test_check_can_fail(ref):
     "The comparison is sensitive: the ECA gate as published (sigmoid) instead of the release's changes the logits."
-    model = load_released_weights(MRMNet(MRMConfig.released(5)), ref['sd']).eval()
-    for m in model.modules():
-        if hasattr(m, 'gate'): m.gate = 'sigmoid'
-    with torch.no_grad(): out = model(torch.from_numpy(ref['io']['x']))
+    out = _forward_with(ref, lambda m: setattr(m, 'gate', 'sigmoid') if hasattr(m, 'gate') else None)
     assert np.abs(out.logits_high.numpy() - ref['io']['logits_high']).max() > 1e-3
     with pytest.raises(ValueError, match='without a weight'):
         load_released_weights(MRMNet(MRMConfig(n_classes=5)), ref['sd'])    # proper ECA has conv weights the release lacks
