@@ -5,8 +5,8 @@
     python bench/bench_cache.py --ptbxl PATH      # a real PTB-XL folder (records100/ + ptbxl_database.csv)
 
 Without --ptbxl a corpus in the PTB-XL layout (records100/NNNNN/NNNNN_lr.{hea,dat}, format 16, 1000 adu/mV,
-ptbxl_database.csv, scp_statements.csv) is generated once under --workdir (AR(1) 'random-walk-ish' signals, about
-+-1 mV) and reused on later runs. The files are written by the project's WFDB writer
+ptbxl_database.csv, scp_statements.csv) is generated once under --workdir (records of the project's synthetic
+generator, ecgnb.data.synthetic.synth_ecg, with the five labels of the database below) and reused on later runs. The files are written by the project's WFDB writer
 (ecgnb.data.synthetic.write_wfdb), checked on every run to give the same bytes as wfdb.wrsamp (which itself takes
 ~50 ms per record here, 20 minutes for the full corpus).
 
@@ -52,13 +52,13 @@ def _peak_mb():
 
 
 # ---------------------------------------------------------------- corpus
-def _signal(rng):
-    "10 s x 12 leads at 100 Hz: AR(1) noise (a bounded random walk) plus a spike train, rounded to 1 uV."
-    import numpy as np
-    from scipy.signal import lfilter
-    x = lfilter([1], [1, -0.97], rng.normal(0, 0.03, (1000, 12)), axis=0)
-    x += 0.8 * (np.sin(np.arange(1000)[:, None] * 2 * np.pi / rng.integers(60, 120)) > 0.995)
-    return np.round(x, 3)
+CODES = [{'NORM', 'SR'}, {'IMI', 'SR'}, {'LVH'}, {'NDT', 'AFIB'}, {'CRBBB'}]   # as in ptbxl_database.csv below
+
+
+def _signals(ids, seed):
+    "10 s x 12 leads at 100 Hz per id [n, 1000, 12] from the project's generator (ecgnb.data.synthetic.synth_ecg)."
+    from ecgnb.data.synthetic import synth_ecg
+    return synth_ecg([CODES[i % 5] for i in ids], 60, fs=100, seconds=10, seed=seed).X.transpose(0, 2, 1)
 
 
 def write_record(d: Path, name: str, x):
@@ -69,12 +69,10 @@ def write_record(d: Path, name: str, x):
 
 def _write_chunk(args):
     root, ids, seed = args
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    for i in ids:
+    for i, x in zip(ids, _signals(ids, seed)):
         d = Path(root) / 'records100' / f'{(i // 1000) * 1000:05d}'
         d.mkdir(parents=True, exist_ok=True)
-        write_record(d, f'{i:05d}_lr', _signal(rng))
+        write_record(d, f'{i:05d}_lr', x)
     return len(ids)
 
 
@@ -82,7 +80,7 @@ def check_writer(tmp: Path):
     "The direct writer produces the same bytes as wfdb.wrsamp (which takes ~50 ms per record, too slow for 21,837)."
     import numpy as np
     import wfdb
-    x = _signal(np.random.default_rng(0))
+    x = _signals([1], 0)[0]
     (tmp / 'a').mkdir(parents=True, exist_ok=True); (tmp / 'b').mkdir(parents=True, exist_ok=True)
     wfdb.wrsamp('00001_lr', fs=100, units=['mV'] * 12, sig_name=LEADS, p_signal=x, fmt=['16'] * 12,
                 adc_gain=[1000.] * 12, baseline=[0] * 12, write_dir=str(tmp / 'a'))
@@ -96,7 +94,7 @@ def make_corpus(root: Path, n: int, workers: int):
     import numpy as np
     import pandas as pd
     marker = root / '.complete'
-    if marker.exists() and marker.read_text() == str(n): return root
+    if marker.exists() and marker.read_text() == f'{n} synth_ecg': return root
     if root.exists(): shutil.rmtree(root)
     root.mkdir(parents=True)
     ids = list(range(1, n + 1))
@@ -118,7 +116,7 @@ def make_corpus(root: Path, n: int, workers: int):
         'NDT,non-diagnostic T abnormalities,1.0,1.0,,STTC,STTC\nNORM,normal ECG,1.0,,,NORM,NORM\n'
         'IMI,inferior myocardial infarction,1.0,,,MI,IMI\nLVH,left ventricular hypertrophy,1.0,,,HYP,LVH\n'
         'CRBBB,complete right bundle branch block,1.0,,,CD,CRBBB\nSR,sinus rhythm,,,1.0,,\nAFIB,atrial fibrillation,,,1.0,,\n')
-    marker.write_text(str(n))
+    marker.write_text(f'{n} synth_ecg')
     print(f'generated {done} records in {time.time() - t0:.1f} s under {root}', flush=True)
     return root
 
