@@ -12,7 +12,7 @@ cohort (folds 1-8 train, fold 9 valid) and never sees a real label.
 Same recipe on both arms: the PTB-XL benchmark's (resnet1d_wang at 100 Hz, random 2.5 s crops, AdamW one-cycle,
 lr 1e-2, wd 1e-2, batch 128; test by sliding windows with max aggregation), the epoch with the best validation
 macro-AUC of the arm's own validation set, global standardisation fitted on the arm's training set. The model is
-narrowed (`--inplanes`, default 64 instead of 128) so that both arms and all seeds run on 2 CPU cores in minutes.
+narrowed (`--inplanes`, default 32 instead of 128) so that both arms and all seeds run on 2 CPU cores in minutes.
 
 Prints macro-AUC per arm (mean over seeds, seed SD, 95% bootstrap CI of the seed mean over the test records) and the
 TSTR/TRTR ratio with its paired bootstrap CI, per class too.
@@ -111,19 +111,19 @@ def train(Xtr, Ytr, Xva, Yva, epochs: int, seed: int, inplanes: int = 64, lr: fl
 
 
 def paired_bootstrap(Y, P_a, P_b, n_boot: int = 1000, seed: int = 0):
-    """Seed-mean macro-AUC of two arms (`P_*`: [seeds, N, K]) and their ratio b/a, each with a 95% percentile
-    bootstrap CI over test records (the same resamples for both arms and all seeds)."""
+    """Seed-mean macro-AUC of two arms (`P_*`: [seeds, N, K]), their ratio b/a and difference b-a, each with a 95%
+    percentile bootstrap CI over test records (the same resamples for both arms and all seeds)."""
     from ecgnb.metrics import bootstrap_indices, macro_auc
     def stat(idx):
         a = np.mean([macro_auc(Y[idx], p[idx], warn=False) for p in P_a])
         b = np.mean([macro_auc(Y[idx], p[idx], warn=False) for p in P_b])
-        return a, b, b / a
+        return a, b, b / a, b - a
     point = stat(np.arange(len(Y)))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         boots = np.array([stat(i) for i in bootstrap_indices(Y, n_boot, seed)])
     lo, hi = np.percentile(boots, [2.5, 97.5], axis=0)
-    return {k: (float(point[j]), float(lo[j]), float(hi[j])) for j, k in enumerate(('a', 'b', 'ratio'))}
+    return {k: (float(point[j]), float(lo[j]), float(hi[j])) for j, k in enumerate(('a', 'b', 'ratio', 'diff'))}
 
 
 def per_class(Y, P, classes):
@@ -131,7 +131,7 @@ def per_class(Y, P, classes):
     return {c: float(v) for c, v in zip(classes, np.mean([per_class_auc(Y, p) for p in P], 0))}
 
 
-def run(task='superdiagnostic', n_syn=2000, seeds=(0, 1, 2), epochs_syn=8, epochs_real=30, inplanes=64,
+def run(task='superdiagnostic', n_syn=2000, seeds=(0, 1, 2), epochs_syn=6, epochs_real=25, inplanes=32,
         n_boot=1000, threads=2, min_pos=5, syn_seed=100, noise=1.0, workdir=None, log=print) -> dict:
     "Both arms on `task`; returns AUCs, CIs, the ratio, per-class AUCs and timings."
     torch.set_num_threads(threads)
@@ -176,12 +176,12 @@ def report(r: dict) -> str:
     return '\n'.join(lines)
 
 
-def distances(n: int | None = None, workers: int = 2, log=print):
-    "Chapter 08's feature distances on the evaluation half (all of it unless `n`): summary and the table."
+def distances(n: int | None = None, workers: int = 2, half: str = 'eval', log=print):
+    "Chapter 08's feature distances on one half (all of it unless `n`): summary and the table."
     import pandas as pd
     from ecgnb.data import realism as R
     from ecgnb.data.synthetic import COHORT_VERSION
-    meta = R.real_ptbxl_meta(half='eval', n=n)
+    meta = R.real_ptbxl_meta(half=half, n=n)
     ids = [int(i) for i in meta.index]
     codes = [set(d) for d in meta.scp_codes]
     real = R.cached_features(dict(src='ptbxl-real', ids=ids, fs=500),
@@ -190,7 +190,7 @@ def distances(n: int | None = None, workers: int = 2, log=print):
                             lambda: R.feature_frame(R.synthetic_twins(codes, meta.age, 500, seed=0), 500, workers, index=meta.index))
     d = R.feature_distances(real, syn)
     pd.set_option('display.max_rows', 200); pd.set_option('display.width', 200)
-    log(f'feature distances, evaluation half ({len(meta)} records), generator version {COHORT_VERSION}: '
+    log(f'feature distances, {half} half ({len(meta)} records), generator version {COHORT_VERSION}: '
         f'median |SMD| {d.smd.abs().median():.3f}, share |SMD|<0.2 {(d.smd.abs() < 0.2).mean():.2f}, '
         f'mean W/SD {d.w_over_sd.mean():.3f}')
     log(d[['mean_real', 'mean_syn', 'smd', 'w_over_sd']].round(3).to_string())
@@ -202,18 +202,21 @@ def main(argv=None):
     ap.add_argument('--task', default='superdiagnostic', help="'superdiagnostic', 'rhythm' or 'both'")
     ap.add_argument('--n-syn', type=int, default=2000, help='synthetic training cohort size')
     ap.add_argument('--seeds', type=int, default=3)
-    ap.add_argument('--epochs-syn', type=int, default=8)
-    ap.add_argument('--epochs-real', type=int, default=30)
-    ap.add_argument('--inplanes', type=int, default=64, help='resnet1d_wang width (benchmark: 128)')
+    ap.add_argument('--epochs-syn', type=int, default=6)
+    ap.add_argument('--epochs-real', type=int, default=25)
+    ap.add_argument('--inplanes', type=int, default=32, help='resnet1d_wang width (benchmark: 128)')
     ap.add_argument('--n-boot', type=int, default=1000)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--noise', type=float, default=1.0, help="the cohort's noise scale")
     ap.add_argument('--distances', action='store_true', help="also print chapter 08's feature distances")
+    ap.add_argument('--half', default='eval', help="half for --distances: 'eval' (report) or 'tune' (tuning)")
+    ap.add_argument('--no-train', action='store_true', help='only the distances, no TSTR/TRTR')
     ap.add_argument('--json', default=None, help='write the results here')
     a = ap.parse_args(argv)
     out = {}
     if a.distances:
-        out['distances'] = distances().to_dict()
+        out['distances'] = distances(half=a.half).to_dict()
+    if a.no_train: return out
     for task in (['superdiagnostic', 'rhythm'] if a.task == 'both' else [a.task]):
         r = run(task, a.n_syn, tuple(range(a.seeds)), a.epochs_syn, a.epochs_real, a.inplanes, a.n_boot, a.threads,
                 noise=a.noise)
