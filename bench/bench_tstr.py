@@ -135,6 +135,7 @@ def run(task='superdiagnostic', n_syn=2000, seeds=(0, 1, 2), epochs_syn=6, epoch
         n_boot=1000, threads=2, min_pos=5, syn_seed=100, noise=1.0, workdir=None, log=print) -> dict:
     "Both arms on `task`; returns AUCs, CIs, the ratio, per-class AUCs and timings."
     torch.set_num_threads(threads)
+    log = log or (lambda *a, **k: None)
     work = Path(workdir or tempfile.mkdtemp(prefix='tstr-'))
     X, Y, classes, ecg_id = load_real(task, cache=work/'cache-real')
     ev, tu = ecg_id % 2 == 1, ecg_id % 2 == 0

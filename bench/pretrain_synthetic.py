@@ -35,6 +35,7 @@ import bench_tstr as B   # noqa: E402  (same folder)
 def run(task='superdiagnostic', n_syn=3000, seeds=(0, 1, 2), epochs_pre=4, epochs_ft=25, inplanes=32, n_boot=1000,
         threads=2, syn_seed=200, workdir=None, log=print) -> dict:
     torch.set_num_threads(threads)
+    log = log or (lambda *a, **k: None)
     work = Path(workdir or tempfile.mkdtemp(prefix='pretrain-'))
     X, Y, classes, ecg_id = B.load_real(task, cache=work/'cache-real')
     ev, tu = ecg_id % 2 == 1, ecg_id % 2 == 0
