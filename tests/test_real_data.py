@@ -244,3 +244,52 @@ def test_zzu_pediatric_records_by_lead_name(real):
         assert x100.shape == (12, 1000) and np.isfinite(x100).all()
         # ages 3 months to 14.9 years, as the README says
     assert recs.age_days_approx.min() < 120 and recs.age_days_approx.max() < 15 * 366
+
+
+def zzu_release_folder(real, dest: Path) -> Path:
+    """The 23 records as a ZZU-pECG release folder: their own Child_ecg/ (linked, unchanged) plus the three CSV files
+    the loader reads. AttributesDictionary.csv is written from the folder's records.csv (its columns renamed to the
+    release's, values in the release's quoting); ECGCode.csv and DiseaseCode.csv are the release's dictionaries."""
+    from ecgnb.data.synthetic import zzu_vocabulary
+    cols, ecg_code_csv, disease_csv, _, _ = zzu_vocabulary()
+    src = real / 'zzu_pecg_23'
+    dest.mkdir(parents=True)
+    (dest / 'Child_ecg').symlink_to(src / 'Child_ecg', target_is_directory=True)
+    recs = pd.read_csv(src / 'records.csv', dtype=str)
+    quote = lambda v: ';'.join(f"'{t}'" for t in str(v).split(';')) if isinstance(v, str) and v else ''
+    pd.DataFrame({cols['filename']: 'Child_ecg/' + recs.record, cols['record']: recs.record.str.split('/').str[-1],
+                  cols['patient']: recs.patient, cols['age']: recs.age_days_approx + 'd',
+                  cols['sex']: recs.sex.map({'M': 'Male', 'F': 'Female'}), cols['n_samples']: recs.n_samples,
+                  cols['n_leads']: '12', cols['aha']: recs.aha_codes.map(quote),
+                  cols['icd10']: recs.icd10.map(quote)}).to_csv(dest / 'AttributesDictionary.csv', index=False)
+    (dest / 'ECGCode.csv').write_text(ecg_code_csv)
+    (dest / 'DiseaseCode.csv').write_text(disease_csv)
+    return dest
+
+
+def test_zzu_pediatric_records_through_load_zzu(real, tmp_path):
+    "The whole ZZU loader on the 23 real records: findings parsed, 10 s windows at 100 Hz equal to wfdb's, a split."
+    from ecgnb.data.core import resample
+    from ecgnb.data.zzu import load_zzu
+    root = zzu_release_folder(real, tmp_path / 'ZZU-pECG')
+    d = load_zzu(root, fs=100, seconds=10, labels='findings', cache_dir=tmp_path / 'cache',
+                 split_file=tmp_path / 'split.csv', n_workers=1)
+    recs = pd.read_csv(real / 'zzu_pecg_23' / 'records.csv')
+    assert len(d) == 23 and d.X.shape == (23, 12, 1000) and d.mask.all()
+    assert sorted(d.meta.record) == sorted(recs.record.str.split('/').str[-1])
+    m = d.meta.set_index('record')
+    for r in recs.itertuples():
+        rid = r.record.split('/')[-1]
+        i = int(np.flatnonzero(d.meta.record.to_numpy() == rid)[0])
+        rec = wfdb.rdrecord(str(real / 'zzu_pecg_23' / 'Child_ecg' / r.record))
+        sig = rec.p_signal.T.astype(np.float32)[[rec.sig_name.index(l) for l in LEADS12], :5000]   # first 10 s, by name
+        sig = np.pad(sig, ((0, 0), (0, 5000 - sig.shape[1])))                                   # short ones: zeros
+        np.testing.assert_allclose(np.asarray(d.X[i], np.float32), resample(sig, 500, 100), atol=5e-3, rtol=1e-3,
+                                   err_msg=rid)                                    # float16 cache
+        assert m.age_days[rid] == r.age_days_approx and m.sex[rid] == r.sex
+    assert set(d.meta.split) <= {'train', 'valid', 'test'}
+    raw = pd.Series([t for v in recs.aha_codes for t in v.split(';')]).value_counts()      # findings as written
+    got = d.class_counts()['total']
+    for code in ('A1', 'A2', 'C21', 'C22', 'C23', 'K143', 'I105', 'Left ventricular high voltage'):
+        assert got[code] == raw[code], code
+    assert len(d.classes) == 19                     # unknown='raise' (the default): every token was recognised
