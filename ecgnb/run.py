@@ -55,7 +55,8 @@ def _preset(name, entry: dict, subs: dict) -> dict:
                 gpu_minutes=_minutes(entry.get('gpu_minutes', 0), subs), table=entry.get('table'),
                 description=_fill(entry.get('description', ''), subs))
 
-def load_presets(path=None) -> dict:
+def load_presets(path=None,  # a presets YAML file; None: the shipped `ecgnb/assets/presets.yaml`
+                 ) -> dict:
     "Presets by name from `path` (default: the shipped file), grids expanded; duplicate names are an error."
     path = Path(path) if path else presets_path()
     spec = yaml.safe_load(path.read_text()) or {}
@@ -84,7 +85,8 @@ def notebook_path(notebook) -> Path:
     if not p.exists(): raise FileNotFoundError(f'{p}: notebook not found (run from a checkout of ecgnb, or set ECGNB_NBS)')
     return p
 
-def notebook_params(notebook) -> dict:
+def notebook_params(notebook,  # a notebook name in nbs/ or a path
+                    ) -> dict:
     "The notebook's parameters: name -> dict(default, type, help), as `papermill.inspect_notebook` reads them."
     import papermill as pm, nbformat, tempfile
     nb = nbformat.read(str(notebook_path(notebook)), as_version=4)
@@ -104,7 +106,10 @@ def _placeholder(m, env):
         if real: return str(real)
     raise KeyError(name)
 
-def resolve_params(preset: dict, overrides: dict | None = None, env=None) -> dict:
+def resolve_params(preset: dict,                   # a preset from `load_presets`
+                   overrides: dict | None = None,  # parameters that replace the preset's (e.g. from -p)
+                   env=None,                       # where `${NAME}` is looked up; None: os.environ
+                   ) -> dict:
     "The preset's params updated by `overrides`, with `${NAME}` filled from `env`; unknown names are refused."
     env = os.environ if env is None else env
     valid = notebook_params(preset['notebook'])
@@ -123,7 +128,9 @@ def resolve_params(preset: dict, overrides: dict | None = None, env=None) -> dic
     return out
 
 # %% ../nbs/16_run.ipynb #16f7c0fe
-def get_preset(name: str, presets: dict | None = None) -> dict:
+def get_preset(name: str,                    # the preset's name
+               presets: dict | None = None,  # presets to choose from; None: the shipped ones
+               ) -> dict:
     "The preset `name`; an unknown name is refused with the list of presets."
     presets = presets if presets is not None else load_presets()
     if name not in presets:
@@ -143,8 +150,12 @@ def _collect(run: RunDir):
     run.save_json('metrics.json', dict(runs=metrics))
     return metrics
 
-def run_preset(name: str, overrides: dict | None = None, runs_root='runs', presets: dict | None = None,
-               log=print) -> RunDir:
+def run_preset(name: str,                     # the preset to run (`python -m ecgnb.run list`)
+               overrides: dict | None = None,  # parameters that replace the preset's (not out_root)
+               runs_root='runs',               # the run folder is created in here as <time>_<name>/
+               presets: dict | None = None,    # presets to choose from; None: the shipped ones
+               log=print,                      # progress messages
+               ) -> RunDir:
     "Execute preset `name` (params updated by `overrides`) into `runs_root/<time>_<name>/`; returns the RunDir."
     import papermill as pm
     preset = get_preset(name, presets)
@@ -176,7 +187,8 @@ def run_preset(name: str, overrides: dict | None = None, runs_root='runs', prese
     return run
 
 # %% ../nbs/16_run.ipynb #42b104ed
-def reproduce_table(presets: dict | None = None):
+def reproduce_table(presets: dict | None = None,  # None: the shipped presets
+                    ):
     "Every preset that belongs to a table: table, preset, command, expected GPU minutes, the env it needs."
     import pandas as pd
     presets = presets if presets is not None else load_presets()
@@ -188,7 +200,9 @@ def reproduce_table(presets: dict | None = None):
                          gpu_minutes=p['gpu_minutes'], needs=' '.join(needs), notebook=p['notebook']))
     return pd.DataFrame(rows).sort_values(['table', 'preset'], kind='stable').reset_index(drop=True)
 
-def format_reproduce(df, markdown: bool = False) -> str:
+def format_reproduce(df,                       # a `reproduce_table`
+                     markdown: bool = False,  # a Markdown table instead of commands grouped by table
+                     ) -> str:
     "The reproduction table as text (grouped by table, with totals) or Markdown."
     if markdown:
         lines = ['| table | command | expected GPU time (min, estimate) | needs |', '|---|---|---|---|']
@@ -229,7 +243,8 @@ def _run_row(d: Path, root: Path, params: dict, met: dict) -> dict:
                 best_epoch=met.get('best_epoch'), train_time_s=met.get('train_time_s'), wall_s=rinfo.get('wall_s'),
                 path=str(d))
 
-def collect_runs(root) -> 'pd.DataFrame':
+def collect_runs(root,  # a folder of run folders (searched recursively)
+                 ) -> 'pd.DataFrame':
     "One row per experiment run folder found under `root` (see above); empty (with the columns) if none."
     import pandas as pd
     root = Path(root)
@@ -243,7 +258,8 @@ def collect_runs(root) -> 'pd.DataFrame':
         rows.append(_run_row(d, root, params, met))
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
-def results_table(runs) -> 'pd.DataFrame':
+def results_table(runs,  # a `collect_runs` table
+                  ) -> 'pd.DataFrame':
     "One row per configuration (runs differing only in seed pooled): test macro-AUC with a 95% interval, and the benchmark."
     import pandas as pd
     from ecgnb.ablation import t_interval
@@ -273,7 +289,8 @@ def list_presets(presets: dict | None = None) -> str:
     return '\n'.join(f"{n:38s} {p['notebook']:28s} {'CPU' if not p['gpu_minutes'] else '~%g GPU min' % p['gpu_minutes']:>14s}  "
                      f"{p['description']}" for n, p in presets.items())
 
-def main(argv=None) -> int:
+def main(argv=None,  # command-line arguments; None: sys.argv[1:]
+         ) -> int:
     "`python -m ecgnb.run {list,run,params,reproduce}`."
     ap = argparse.ArgumentParser(prog='python -m ecgnb.run', description='Run ecgnb experiment notebooks by preset.')
     sub = ap.add_subparsers(dest='cmd', required=True)

@@ -89,7 +89,8 @@ def detect_cpsc_form(path) -> str:
 
 REFERENCE_COLUMNS = ['Recording', 'First_label', 'Second_label', 'Third_label']
 
-def read_reference(path) -> pd.DataFrame:
+def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, first row per record kept)
+                   ) -> pd.DataFrame:
     "`REFERENCE.csv` (a path or a list of paths) -> `record`, `labels` (class names, in file order), `first_label`."
     refs = [Path(p) for p in (path if isinstance(path, (list, tuple)) else [path])]
     frames = []
@@ -187,14 +188,18 @@ def cpsc_split(records, Y, age=None, sex=None, split_file=None, n_folds: int = 1
 CPSC_SPLIT_SEED = 0              # the seed of the shipped split; never change it (it would change every result)
 SPLIT_ASSET = 'cpsc2018_folds.csv'
 
-def labels_matrix(labels) -> np.ndarray:
+def labels_matrix(labels,  # per record, a list of class names from `CPSC_CLASSES`
+                  ) -> np.ndarray:
     "Label lists (class names) -> binary [N, 9] matrix in `CPSC_CLASSES` order."
     Y = np.zeros((len(labels), len(CPSC_CLASSES)), np.uint8)
     for i, ls in enumerate(labels):
         for l in ls: Y[i, CPSC_CLASSES.index(l)] = 1
     return Y
 
-def make_split_asset(reference, seed: int = CPSC_SPLIT_SEED, n_folds: int = 10) -> pd.DataFrame:
+def make_split_asset(reference,                    # the REFERENCE.csv to split
+                     seed: int = CPSC_SPLIT_SEED,  # stratification seed (0 for the shipped split)
+                     n_folds: int = 10,            # number of folds
+                     ) -> pd.DataFrame:
     "`record`, `fold` (1..n_folds, label-stratified with `seed`) and `labels` for every record of `reference`."
     ref = read_reference(reference)
     folds = stratified_folds(labels_matrix(ref.labels), n_folds, seed)
@@ -205,7 +210,10 @@ def split_asset_path() -> Path:
     from importlib import resources
     return Path(str(resources.files('ecgnb')/'assets'/SPLIT_ASSET))
 
-def write_split_asset(reference, path=None, seed: int = CPSC_SPLIT_SEED) -> Path:
+def write_split_asset(reference,                   # the REFERENCE.csv to split
+                      path=None,                   # where to write; None: the shipped asset's place
+                      seed: int = CPSC_SPLIT_SEED,  # stratification seed
+                      ) -> Path:
     "Compute the split from `reference` and write it (atomically) with a header saying how it was made."
     import hashlib as _h
     df = make_split_asset(reference, seed)
@@ -218,7 +226,8 @@ def write_split_asset(reference, path=None, seed: int = CPSC_SPLIT_SEED) -> Path
     with atomic_write(path) as f: f.write(head + df.to_csv(index=False))
     return path
 
-def read_split_asset(path=None) -> pd.DataFrame:
+def read_split_asset(path=None,  # a split file written by `write_split_asset`; None: the shipped one
+                     ) -> pd.DataFrame:
     "The shipped split (or the one at `path`) as a DataFrame `record, fold, labels`."
     p = Path(path) if path else split_asset_path()
     if not p.exists(): raise ECGDataError(f'{p}: CPSC2018 split asset not found; reinstall ecgnb or pass split=\'stratify\'.')
@@ -263,9 +272,21 @@ def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
                     split_file=str(default_file))
     return folds, info
 
-def load_cpsc2018(path, fs: float = 100, seconds: float = 10, window: str = 'first', split: str = 'asset',
-                  split_file=None, cache_dir=None, reference=None, strict: bool = False, leads=LEADS12,
-                  n_workers: int | None = None, dtype: str = 'float16', executor: str = 'process', seed: int = 0) -> LabeledECG:
+def load_cpsc2018(path,                        # the CPSC2018 folder, either published form
+                  fs: float = 100,             # sampling rate of the returned signals
+                  seconds: float = 10,         # window length
+                  window: str = 'first',       # window policy: 'first' | 'stretch' | 'tile' (see above)
+                  split: str = 'asset',        # 'asset': the shipped folds where they cover; 'stratify': compute all
+                  split_file=None,             # an explicit record,fold file (read, or written if absent); wins
+                  cache_dir=None,              # None: data_root()/cache/cpsc2018-...
+                  reference=None,              # original form: a REFERENCE.csv elsewhere than in the folder
+                  strict: bool = False,        # CinC form: Dx codes outside the nine classes are an error
+                  leads=LEADS12,               # leads to return, by name
+                  n_workers: int | None = None,  # cache-building workers
+                  dtype: str = 'float16',      # cache dtype
+                  executor: str = 'process',   # 'process' | 'thread' workers
+                  seed: int = 0,               # seed of the stratified folds (not of the shipped asset)
+                  ) -> LabeledECG:
     "CPSC2018 (original release or CinC 2020 form, auto-detected) as a `LabeledECG` with 9 classes and folds 1-8/9/10."
     if window not in WINDOWS: raise ValueError(f'window must be one of {list(WINDOWS)}, got {window!r}')
     if split not in SPLITS: raise ValueError(f'split must be one of {list(SPLITS)}, got {split!r}')
