@@ -41,6 +41,18 @@ def cache_root(tmp_path_factory):
     return tmp_path_factory.mktemp('real-cache')
 
 
+def test_missing_shared_data_fails_in_ci_and_skips_elsewhere(tmp_path, monkeypatch):
+    "The guard every test here goes through: no silent skip in CI."
+    missing = tmp_path / 'no-shared'
+    monkeypatch.setenv('CI', 'true')
+    with pytest.raises(pytest.fail.Exception, match='CI=true and real data not found'):
+        require_shared(missing)
+    monkeypatch.delenv('CI')
+    with pytest.raises(pytest.skip.Exception, match='real data not found'):
+        require_shared(missing)
+    assert require_shared(tmp_path) == tmp_path
+
+
 # ----------------------------------------------------------------------------------------------------------- PTB-XL
 def benchmark_labels(df, agg, ctype, min_samples=0):
     "The PTB-XL benchmark's `compute_label_aggregations` + `select_data` (code/utils/utils.py), condensed."
