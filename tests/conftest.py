@@ -16,9 +16,23 @@ os.environ.setdefault('ECGNB_DATA', str(ROOT / '.cache' / 'ecgnb'))
 os.environ.setdefault('ECGNB_PROGRESS_INTERVAL', '60')
 
 
+def in_ci() -> bool:
+    "True on a CI runner (`CI=true`, as GitHub Actions, GitLab and most others set it)."
+    return os.environ.get('CI', '').strip().lower() in ('1', 'true', 'yes')
+
+
+def require_shared(path: Path = SHARED) -> Path:
+    """`path` if it exists. Otherwise skip the test on a developer's machine, but FAIL in CI (`CI=true`): there the
+    repository is cloned with `../shared` beside it, so a missing folder means the real-data tests silently stopped
+    testing anything."""
+    if path.exists(): return path
+    msg = (f'real data not found at {path}: clone the repository with ../shared beside it '
+           '(see shared/data/README.md)')
+    if in_ci(): pytest.fail(f'CI=true and {msg}', pytrace=False)
+    pytest.skip(msg)
+
+
 @pytest.fixture(scope='session')
 def real_samples():
-    "Folder of real ECG samples shipped beside the repo (`../shared/data/real`)."
-    if not SHARED.exists():
-        pytest.skip(f'real samples not found at {SHARED}')
-    return SHARED
+    "Folder of real ECG samples shipped beside the repo (`../shared/data/real`); fails in CI when it is missing."
+    return require_shared(SHARED)

@@ -19,13 +19,17 @@ from .core import (ECGDataError, LEADS12, LabeledECG, build_cache, fix_length, p
                              read_wfdb, resample, stratified_folds)
 
 # %% auto #0
-__all__ = ['CPSC_CLASSES', 'CPSC_SNOMED', 'WINDOWS', 'AGE_BANDS', 'read_cpsc_mat', 'read_cinc_header', 'detect_cpsc_form',
-           'cpsc_split', 'load_cpsc2018']
+__all__ = ['CPSC_CLASSES', 'CPSC_SNOMED', 'CPSC_ABBREV', 'WINDOWS', 'REFERENCE_COLUMNS', 'AGE_BANDS', 'CPSC_SPLIT_SEED',
+           'SPLIT_ASSET', 'SPLITS', 'read_cpsc_mat', 'read_cinc_header', 'detect_cpsc_form', 'read_reference',
+           'cpsc_split', 'labels_matrix', 'make_split_asset', 'split_asset_path', 'write_split_asset',
+           'read_split_asset', 'load_cpsc2018']
 
 # %% ../../nbs/03_data.cpsc2018.ipynb #dee01644
 CPSC_CLASSES = ['NORM', 'AF', 'I-AVB', 'LBBB', 'RBBB', 'PAC', 'PVC', 'STD', 'STE']   # REFERENCE.csv codes 1..9
 CPSC_SNOMED = {'426783006': 'NORM', '164889003': 'AF', '270492004': 'I-AVB', '164909002': 'LBBB',
                '59118001': 'RBBB', '284470004': 'PAC', '164884008': 'PVC', '429622005': 'STD', '164931005': 'STE'}
+CPSC_ABBREV = {'Normal': 'NORM', 'NORM': 'NORM', 'AF': 'AF', 'I-AVB': 'I-AVB', 'LBBB': 'LBBB', 'RBBB': 'RBBB',
+               'PAC': 'PAC', 'PVC': 'PVC', 'STD': 'STD', 'STE': 'STE'}   # '#Dx' of the early CinC 2020 release
 WINDOWS = {'first': 'pad', 'stretch': 'stretch', 'tile': 'tile'}
 
 # %% ../../nbs/03_data.cpsc2018.ipynb #49c65ae3
@@ -83,30 +87,45 @@ def detect_cpsc_form(path) -> str:
     raise ECGDataError(f'{root}: {with_hea} .mat files have a .hea header and {len(mats) - with_hea} do not; the '
                        'folder mixes the original and the CinC forms. Point at one of them.')
 
+REFERENCE_COLUMNS = ['Recording', 'First_label', 'Second_label', 'Third_label']
+
+def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, first row per record kept)
+                   ) -> pd.DataFrame:
+    "`REFERENCE.csv` (a path or a list of paths) -> `record`, `labels` (class names, in file order), `first_label`."
+    refs = [Path(p) for p in (path if isinstance(path, (list, tuple)) else [path])]
+    frames = []
+    for r in refs:
+        if not r.exists(): raise ECGDataError(f'{r}: REFERENCE.csv not found. It ships with the CPSC2018 training set.')
+        df = pd.read_csv(r, dtype=str)
+        miss = [c for c in REFERENCE_COLUMNS if c not in df.columns]
+        if miss: raise ECGDataError(f'{r}: missing column(s) {miss}; expected {REFERENCE_COLUMNS}.')
+        frames.append(df.assign(_file=str(r)))
+    ref = pd.concat(frames)
+    ref['Recording'] = ref.Recording.str.strip()
+    ref = ref.drop_duplicates('Recording')
+    labels = []
+    for rec, f, *vals in ref[['Recording', '_file'] + REFERENCE_COLUMNS[1:]].itertuples(index=False):
+        labs = []
+        for c, v in zip(REFERENCE_COLUMNS[1:], vals):
+            if pd.isna(v) or str(v).strip() == '': continue
+            try: code = int(float(v))
+            except ValueError: code = -1
+            if not 1 <= code <= 9:
+                raise ECGDataError(f"{f}: recording {rec}: {c} = {v!r} is not a CPSC2018 label code 1-9.")
+            labs.append(CPSC_CLASSES[code - 1])
+        if not labs: raise ECGDataError(f"{f}: recording {rec} has no First_label.")
+        labels.append(labs)
+    return pd.DataFrame({'record': ref.Recording.tolist(), 'labels': labels, 'first_label': [l[0] for l in labels]})
+
 def _original_labels(root: Path, reference=None):
     "Records (relative keys) and label lists of the original release, from REFERENCE.csv."
     refs = [Path(reference)] if reference else sorted(root.rglob('REFERENCE.csv'))
     if not refs or not refs[0].exists():
         raise ECGDataError(f'{root}: no REFERENCE.csv found. It ships with the original CPSC2018 training set; put it '
                            'in the folder or pass reference=PATH.')
-    ref = pd.concat([pd.read_csv(r, dtype=str).assign(_file=str(r)) for r in refs]).drop_duplicates('Recording')
-    need = ['Recording', 'First_label', 'Second_label', 'Third_label']
-    miss = [c for c in need if c not in ref.columns]
-    if miss: raise ECGDataError(f'{refs[0]}: missing column(s) {miss}; expected {need}.')
+    ref = read_reference(refs)
     files = {p.stem: p for p in root.rglob('*.mat')}
-    recs, labels, firsts = [], [], []
-    for _, r in ref.iterrows():
-        labs = []
-        for c in need[1:]:
-            v = r[c]
-            if pd.isna(v) or str(v).strip() == '': continue
-            try: code = int(float(v))
-            except ValueError: code = -1
-            if not 1 <= code <= 9:
-                raise ECGDataError(f"{r['_file']}: recording {r.Recording}: {c} = {v!r} is not a CPSC2018 label code 1-9.")
-            labs.append(CPSC_CLASSES[code - 1])
-        if not labs: raise ECGDataError(f"{r['_file']}: recording {r.Recording} has no First_label.")
-        recs.append(r.Recording); labels.append(labs); firsts.append(labs[0])
+    recs, labels, firsts = ref.record.tolist(), ref.labels.tolist(), ref.first_label.tolist()
     missing = [r for r in recs if r not in files]
     if missing:
         raise ECGDataError(f'{root}: {len(missing)} recording(s) listed in REFERENCE.csv have no .mat file, e.g. '
@@ -125,6 +144,7 @@ def _cinc_labels(root: Path, strict: bool):
         labs = []
         for c in h['dx']:
             if c in CPSC_SNOMED: labs.append(CPSC_SNOMED[c])
+            elif c in CPSC_ABBREV: labs.append(CPSC_ABBREV[c])
             elif strict:
                 raise ECGDataError(f'{hea}: Dx code {c} is not one of the nine CPSC2018 classes {CPSC_SNOMED}. '
                                    'Pass strict=False to ignore such codes.')
@@ -164,6 +184,57 @@ def cpsc_split(records, Y, age=None, sex=None, split_file=None, n_folds: int = 1
         with atomic_write(split_file) as f: pd.DataFrame({'record': records, 'fold': folds}).to_csv(f, index=False)
     return folds
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #ef090559
+CPSC_SPLIT_SEED = 0              # the seed of the shipped split; never change it (it would change every result)
+SPLIT_ASSET = 'cpsc2018_folds.csv'
+
+def labels_matrix(labels,  # per record, a list of class names from `CPSC_CLASSES`
+                  ) -> np.ndarray:
+    "Label lists (class names) -> binary [N, 9] matrix in `CPSC_CLASSES` order."
+    Y = np.zeros((len(labels), len(CPSC_CLASSES)), np.uint8)
+    for i, ls in enumerate(labels):
+        for l in ls: Y[i, CPSC_CLASSES.index(l)] = 1
+    return Y
+
+def make_split_asset(reference,                    # the REFERENCE.csv to split
+                     seed: int = CPSC_SPLIT_SEED,  # stratification seed (0 for the shipped split)
+                     n_folds: int = 10,            # number of folds
+                     ) -> pd.DataFrame:
+    "`record`, `fold` (1..n_folds, label-stratified with `seed`) and `labels` for every record of `reference`."
+    ref = read_reference(reference)
+    folds = stratified_folds(labels_matrix(ref.labels), n_folds, seed)
+    return pd.DataFrame({'record': ref.record, 'fold': folds, 'labels': [';'.join(l) for l in ref.labels]})
+
+def split_asset_path() -> Path:
+    "Where the shipped CPSC2018 split lives (`ecgnb/assets/cpsc2018_folds.csv`)."
+    from importlib import resources
+    return Path(str(resources.files('ecgnb')/'assets'/SPLIT_ASSET))
+
+def write_split_asset(reference,                   # the REFERENCE.csv to split
+                      path=None,                   # where to write; None: the shipped asset's place
+                      seed: int = CPSC_SPLIT_SEED,  # stratification seed
+                      ) -> Path:
+    "Compute the split from `reference` and write it (atomically) with a header saying how it was made."
+    import hashlib as _h
+    df = make_split_asset(reference, seed)
+    sha = _h.sha256(Path(reference).read_bytes()).hexdigest()
+    path = Path(path) if path else split_asset_path()
+    head = (f'# CPSC2018 training set: 10-fold split of {len(df)} records, keyed by record name (same for the original\n'
+            f'# .mat release and the CinC 2020 WFDB re-release). Made by ecgnb.data.cpsc2018.make_split_asset: iterative\n'
+            f'# multi-label stratification (ecgnb.data.core.stratified_folds) over the 9 classes, seed {seed}.\n'
+            f'# Folds 1-8 train, 9 valid, 10 test. Source REFERENCE.csv sha256 {sha}\n')
+    with atomic_write(path) as f: f.write(head + df.to_csv(index=False))
+    return path
+
+def read_split_asset(path=None,  # a split file written by `write_split_asset`; None: the shipped one
+                     ) -> pd.DataFrame:
+    "The shipped split (or the one at `path`) as a DataFrame `record, fold, labels`."
+    p = Path(path) if path else split_asset_path()
+    if not p.exists(): raise ECGDataError(f'{p}: CPSC2018 split asset not found; reinstall ecgnb or pass split=\'stratify\'.')
+    df = pd.read_csv(p, comment='#', dtype={'record': str, 'labels': str})
+    if not {'record', 'fold'} <= set(df.columns): raise ECGDataError(f'{p}: expected columns record,fold.')
+    return df
+
 # %% ../../nbs/03_data.cpsc2018.ipynb #00c34116
 def _cpsc_reader(key, root, form, fs, n_samples, policy, leads):
     "Cache reader for one CPSC2018 record (picklable); also returns its age, sex and original length."
@@ -181,11 +252,44 @@ def _cpsc_reader(key, root, form, fs, n_samples, policy, leads):
     sig = fix_length(resample(sig, src_fs, fs), n_samples, policy)
     return sig, mask, dict(n_samples_raw=int(n_raw), age=age, sex=sex)
 
-def load_cpsc2018(path, fs: float = 100, seconds: float = 10, window: str = 'first', split_file=None,
-                  cache_dir=None, reference=None, strict: bool = False, leads=LEADS12, n_workers: int | None = None,
-                  dtype: str = 'float16', executor: str = 'process', seed: int = 0) -> LabeledECG:
+SPLITS = ('asset', 'stratify')
+
+def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
+    "Folds of `recs`: an explicit split file, else the shipped asset where it covers, else stratified (and saved)."
+    recs = np.asarray(recs, dtype=object)
+    if split_file is not None:
+        return cpsc_split(recs, Y, age, sex, split_file, seed=seed), dict(split=f'file {split_file}', split_file=str(split_file))
+    folds = np.zeros(len(recs), np.int64)
+    if split == 'asset':
+        fmap = dict(zip(*read_split_asset()[['record', 'fold']].T.values))
+        folds = np.array([fmap.get(r, 0) for r in recs], np.int64)
+    rest = folds == 0
+    info = dict(split=f'asset {SPLIT_ASSET} ({int((~rest).sum())} records)' if split == 'asset' else 'stratified',
+                split_file=None)
+    if rest.any():
+        folds[rest] = cpsc_split(recs[rest], Y[rest], np.asarray(age)[rest], np.asarray(sex)[rest], default_file, seed=seed)
+        info.update(split=info['split'] + f' + stratified seed {seed} ({int(rest.sum())} records)' * (split == 'asset'),
+                    split_file=str(default_file))
+    return folds, info
+
+def load_cpsc2018(path,                        # the CPSC2018 folder, either published form
+                  fs: float = 100,             # sampling rate of the returned signals
+                  seconds: float = 10,         # window length
+                  window: str = 'first',       # window policy: 'first' | 'stretch' | 'tile' (see above)
+                  split: str = 'asset',        # 'asset': the shipped folds where they cover; 'stratify': compute all
+                  split_file=None,             # an explicit record,fold file (read, or written if absent); wins
+                  cache_dir=None,              # None: data_root()/cache/cpsc2018-...
+                  reference=None,              # original form: a REFERENCE.csv elsewhere than in the folder
+                  strict: bool = False,        # CinC form: Dx codes outside the nine classes are an error
+                  leads=LEADS12,               # leads to return, by name
+                  n_workers: int | None = None,  # cache-building workers
+                  dtype: str = 'float16',      # cache dtype
+                  executor: str = 'process',   # 'process' | 'thread' workers
+                  seed: int = 0,               # seed of the stratified folds (not of the shipped asset)
+                  ) -> LabeledECG:
     "CPSC2018 (original release or CinC 2020 form, auto-detected) as a `LabeledECG` with 9 classes and folds 1-8/9/10."
     if window not in WINDOWS: raise ValueError(f'window must be one of {list(WINDOWS)}, got {window!r}')
+    if split not in SPLITS: raise ValueError(f'split must be one of {list(SPLITS)}, got {split!r}')
     root = Path(path)
     form = detect_cpsc_form(root)
     leads = [l for l in leads]
@@ -215,16 +319,14 @@ def load_cpsc2018(path, fs: float = 100, seconds: float = 10, window: str = 'fir
                         files=files, executor=executor, desc=f'CPSC2018 {form}')
     ex = pd.DataFrame(cache.extras)
     if form == 'cinc': ex['age'], ex['sex'] = ages, sexes
-    Y = np.zeros((len(keys), 9), np.uint8)
-    for i, ls in enumerate(labels):
-        for l in ls: Y[i, CPSC_CLASSES.index(l)] = 1
-    split_file = Path(split_file) if split_file else cache_dir.parent/f'cpsc2018-{h}-seed{seed}.split.csv'
-    folds = cpsc_split(recs, Y, ex.age.values, ex.sex.values, split_file, seed=seed)
+    Y = labels_matrix(labels)
+    folds, sinfo = _assign_folds(recs, Y, ex.age.values, ex.sex.values, split, split_file,
+                                 cache_dir.parent/f'cpsc2018-{h}-seed{seed}.split.csv', seed)
     meta = pd.DataFrame({'record': recs, 'patient': recs, 'age': ex.age.values, 'sex': ex.sex.values,
                          'labels': labels, 'first_label': firsts, 'n_samples_raw': ex.n_samples_raw.values,
                          'duration_s': ex.n_samples_raw.values / 500.0, 'fold': folds})
     meta['split'] = np.where(meta.fold <= 8, 'train', np.where(meta.fold == 9, 'valid', 'test'))
     splits = {s: np.where(meta.split.values == s)[0] for s in ('train', 'valid', 'test')}
-    info.update(split_file=str(split_file), cache=str(cache_dir))
+    info.update(sinfo, cache=str(cache_dir))
     return LabeledECG(cache.X, Y, list(CPSC_CLASSES), meta, splits, fs=float(fs), leads=leads, mask=cache.mask,
                       name=f'cpsc2018-{form}', info=info)
