@@ -6,8 +6,8 @@ checks what the README promises: exit 0, the executed notebooks in `runs/`, and 
 env.json, metrics.json, history.csv, checkpoints, test predictions and figures. To save the install, the clone's
 `.venv` is a link to this checkout's and `ECGNB_REUSE_VENV=1` makes scripts/install.sh verify (not assume) that it
 is complete instead of reinstalling; everything after the install is the script as written. In CI the checkout is
-itself a fresh clone; on a developer's machine, uncommitted changes to tracked files are applied to the clone, so
-the test runs the working tree's scripts and notebooks.
+itself a fresh clone; on a developer's machine the working tree's uncommitted changes are carried over (see
+tests/clone.py), so the test runs the scripts and notebooks as they are now.
 
 `test_documented_papermill_calls_name_a_kernel`: nbdev_clean strips the kernelspec from the notebooks, so a
 papermill call without `-k` fails ("No kernel name found in notebook"); every call the project documents names one.
@@ -15,13 +15,13 @@ papermill call without `-k` fails ("No kernel name found in notebook"); every ca
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from clone import fresh_clone
 from conftest import ROOT
 
 
@@ -33,41 +33,24 @@ def _two_commands():
     return [l.split('#', 1)[0].strip() for l in block.splitlines() if l.split('#', 1)[0].strip()]
 
 
-def _git(*args, cwd=ROOT, **kw):
-    return subprocess.run(['git', *args], cwd=cwd, capture_output=True, text=True, check=True, **kw)
-
-
 @pytest.fixture
-def fresh_clone(tmp_path):
-    if subprocess.run(['git', 'rev-parse'], cwd=ROOT, capture_output=True).returncode != 0:
-        pytest.fail(f'{ROOT} is not a git checkout: the README test needs one to clone')
-    clone = tmp_path / 'ecgnb'
-    _git('clone', '--quiet', '--no-hardlinks', str(ROOT), str(clone))
-    diff = _git('diff', 'HEAD', '--binary').stdout
-    if diff.strip():
-        subprocess.run(['git', 'apply', '--whitespace=nowarn', '-'], cwd=clone, input=diff, text=True, check=True)
-    venv = ROOT / '.venv'
-    assert (venv / 'bin' / 'python').exists(), f'no {venv}: run `bash scripts/install.sh` first'
-    (clone / '.venv').symlink_to(venv.resolve())
-    shared = ROOT.parent / 'shared'
-    if shared.exists():
-        (tmp_path / 'shared').symlink_to(shared.resolve())
-    return clone
+def clone(tmp_path):
+    return fresh_clone(tmp_path / 'ecgnb')
 
 
-def test_main_command_on_a_fresh_clone(fresh_clone):
+def test_main_command_on_a_fresh_clone(clone):
     cmds = _two_commands()
     assert cmds[0] == 'bash scripts/run.sh', f'README main command changed to {cmds[0]!r}: update this test'
-    env = dict(os.environ, ECGNB_REUSE_VENV='1', PYTHONPATH=str(fresh_clone))  # kernels import the clone's ecgnb
+    env = dict(os.environ, ECGNB_REUSE_VENV='1', PYTHONPATH=str(clone))  # kernels import the clone's ecgnb
     env.pop('MPLBACKEND', None)  # run.sh sets its own
     t0 = time.time()
-    r = subprocess.run(['bash', '-c', cmds[0]], cwd=fresh_clone, env=env, capture_output=True, text=True,
+    r = subprocess.run(['bash', '-c', cmds[0]], cwd=clone, env=env, capture_output=True, text=True,
                        timeout=1200)
     print(f'{cmds[0]}: {time.time() - t0:.0f}s')
     assert r.returncode == 0, f'`{cmds[0]}` failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}'
     assert 'reusing the complete .venv' in r.stdout, r.stdout[-2000:]
 
-    runs = fresh_clone / 'runs'
+    runs = clone / 'runs'
     for stem in ('cohort', 'mrmnet_experiment'):
         found = sorted(runs.glob(f'*_{stem}.ipynb'))
         assert len(found) == 1, f'expected one executed runs/<time>_{stem}.ipynb, found {found}'
