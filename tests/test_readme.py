@@ -15,6 +15,7 @@ papermill call without `-k` fails ("No kernel name found in notebook"); every ca
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -33,6 +34,18 @@ def _two_commands():
     return [l.split('#', 1)[0].strip() for l in block.splitlines() if l.split('#', 1)[0].strip()]
 
 
+def _run_in_own_group(cmd, timeout, **kw):
+    "Run `cmd` in its own process group; on timeout kill the whole group (papermill and its kernels too)."
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        pytest.fail(f'`{" ".join(cmd)}` did not finish in {timeout}s:\n{out[-2000:]}\n{err[-3000:]}')
+    return p.returncode, out, err
+
+
 @pytest.fixture
 def clone(tmp_path):
     return fresh_clone(tmp_path / 'ecgnb')
@@ -44,11 +57,10 @@ def test_main_command_on_a_fresh_clone(clone):
     env = dict(os.environ, ECGNB_REUSE_VENV='1', PYTHONPATH=str(clone))  # kernels import the clone's ecgnb
     env.pop('MPLBACKEND', None)  # run.sh sets its own
     t0 = time.time()
-    r = subprocess.run(['bash', '-c', cmds[0]], cwd=clone, env=env, capture_output=True, text=True,
-                       timeout=1200)
+    rc, out, err = _run_in_own_group(['bash', '-c', cmds[0]], cwd=clone, env=env, timeout=1800)
     print(f'{cmds[0]}: {time.time() - t0:.0f}s')
-    assert r.returncode == 0, f'`{cmds[0]}` failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}'
-    assert 'reusing the complete .venv' in r.stdout, r.stdout[-2000:]
+    assert rc == 0, f'`{cmds[0]}` failed ({rc}):\n{out[-3000:]}\n{err[-6000:]}'
+    assert 'reusing the complete .venv' in out, out[-2000:]
 
     runs = clone / 'runs'
     for stem in ('cohort', 'mrmnet_experiment'):
