@@ -64,6 +64,21 @@ def _sidebar_without_missing(text, present):
     return yaml.safe_dump(sb, sort_keys=False)
 
 
+WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+
+
+def static_copy(src: Path, dest: Path):
+    """Copy a notebook for the static site without live-widget views (progress bars, the record browser): a page
+    has no kernel to drive them, and Quarto would load require.js and the widget manager from a CDN for them.
+    Their text fallbacks are dropped with them; the figures and tables of the notebook stay."""
+    nb = json.loads(src.read_text())
+    nb.get('metadata', {}).pop('widgets', None)
+    for c in nb['cells']:
+        if c.get('outputs'):
+            c['outputs'] = [o for o in c['outputs'] if WIDGET_VIEW not in o.get('data', {})]
+    dest.write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+
+
 def stage(allow_unexecuted=False):
     "Site files of nbs/ + the executed notebooks (or, with `allow_unexecuted`, the source where none is), in STAGE."
     shutil.rmtree(STAGE, ignore_errors=True)
@@ -83,7 +98,7 @@ def stage(allow_unexecuted=False):
         if not ex.exists() and allow_unexecuted:
             print(f'docs: warning: {rel} has no executed copy; its page shows no outputs')
             ex = src
-        shutil.copyfile(ex, STAGE / rel)
+        static_copy(ex, STAGE / rel)
         present.add(str(rel))
     sb = STAGE / 'sidebar.yml'
     if sb.exists():
