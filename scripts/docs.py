@@ -12,6 +12,7 @@ PATH first).
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,6 +118,40 @@ def stage(allow_unexecuted=False):
     return len(present)
 
 
+# What Quarto adds to the <head> of any page with an HTML output (for "JavaScript widgets" such as plotly or
+# itables), loaded from a CDN: an offline reader gets "define is not defined". Pages whose outputs carry no script
+# (our HTML outputs are pandas tables) do not need it, so it is removed from them after rendering.
+_CDN_REQUIRE = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/(?:require\.js|jquery)/[^"]*"[^>]*>'
+                          r'</script>\n?|<script type="application/javascript">define\(\'jquery\', \[\],'
+                          r'function\(\) \{return window\.jQuery;\}\)</script>\n?')
+
+
+def _needs_scripts(nb_path: Path) -> bool:
+    "True if an output of the notebook is JavaScript or HTML with a <script> (then Quarto's CDN loaders stay)."
+    for c in json.loads(nb_path.read_text())['cells']:
+        for o in c.get('outputs', []):
+            d = o.get('data', {})
+            html = d.get('text/html', '')
+            if 'application/javascript' in d or '<script' in (''.join(html) if isinstance(html, list) else html):
+                return True
+    return False
+
+
+def strip_cdn_loaders():
+    "Remove Quarto's require.js/jQuery CDN tags from the pages whose notebooks do not need them."
+    from nbdev.doclinks import _nbpath2html
+    n = 0
+    for nb in STAGE.rglob('*.ipynb'):
+        page = DOCS / _nbpath2html(nb.relative_to(STAGE))
+        if page.exists() and not _needs_scripts(nb):
+            html = page.read_text()
+            new = _CDN_REQUIRE.sub('', html)
+            if new != html:
+                page.write_text(new)
+                n += 1
+    print(f'docs: removed the unused require.js/jQuery CDN loaders from {n} pages')
+
+
 def render(n_workers):
     from nbdev.serve import proc_nbs
     t0 = time.time()
@@ -129,6 +164,7 @@ def render(n_workers):
     print(f'docs: quarto render {time.time() - t0:.0f}s', flush=True)
     shutil.rmtree(DOCS, ignore_errors=True)
     shutil.move(str(cache / DOCS.name), str(DOCS))
+    strip_cdn_loaders()
 
 
 def main(argv=None):

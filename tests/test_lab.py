@@ -24,7 +24,7 @@ from browser import chromium
 from clone import fresh_clone
 from conftest import NBS, ROOT
 
-TIMEOUT_MS = 240_000  # running the whole chapter on a loaded 2-core machine
+TIMEOUT_MS = 600_000  # upper bound for starting and running the whole chapter on a loaded 2-core machine
 
 
 def _browser_chapter() -> Path:
@@ -58,7 +58,7 @@ def lab(tmp_path):
                             cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f'http://127.0.0.1:{port}'
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 300
         while True:
             if proc.poll() is not None:
                 pytest.fail(f'JupyterLab exited ({proc.returncode}):\n{(tmp_path / "lab.log").read_text()[-3000:]}')
@@ -157,7 +157,7 @@ def _kernel_states(lab):
 def run_all(page, lab):
     "Start the kernel (accepting the kernel dialog, as a user would), Run > Run All Cells, wait until all ran."
     page.wait_for_selector('.jp-NotebookPanel .jp-Cell', timeout=TIMEOUT_MS)
-    deadline = time.time() + 120
+    deadline = time.time() + 300
     while _kernel_states(lab) != ['idle']:
         accept = page.locator('.jp-Dialog .jp-mod-accept')
         if accept.count() and accept.first.is_visible():  # "Select Kernel" (the notebook names none or another)
