@@ -122,22 +122,22 @@ def test_record_browser_live_in_jupyterlab(lab, tmp_path):
         try:
             page.goto(f'{lab["base"]}/lab/tree/{rel}?token={lab["token"]}', timeout=TIMEOUT_MS)
             run_all(page, lab)
+            nb = save_and_read(page, lab['clone'] / rel)  # what the kernel produced, error outputs included
+            errors = [f'cell {i}: {o["ename"]}: {o["evalue"]}' for i, c in enumerate(nb['cells'])
+                      for o in c.get('outputs', []) if o.get('output_type') == 'error']
+            assert not errors, 'kernel errors while running the chapter in JupyterLab:\n' + '\n'.join(errors)
+            unrun = [i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'code' and c['source']
+                     and not c.get('execution_count')]
+            assert not unrun, f'cells not executed in JupyterLab: {unrun}'
+            views = [o for c in nb['cells'] for o in c.get('outputs', [])
+                     if 'application/vnd.jupyter.widget-view+json' in o.get('data', {})]
+            assert views, 'the record browser was shown without its widgets'
             value0, value1 = move_record_and_check_plot(page)
-            nb = save_and_read(page, lab['clone'] / rel)
         except BaseException:
             shot = tmp_path / 'jupyterlab-failure.png'
             page.screenshot(path=str(shot), full_page=True)
             print(f'\nscreenshot of the failure: {shot}; JupyterLab log: {lab["log"]}')
             raise
-    errors = [f'cell {i}: {o["ename"]}: {o["evalue"]}' for i, c in enumerate(nb['cells'])
-              for o in c.get('outputs', []) if o.get('output_type') == 'error']
-    assert not errors, 'kernel errors while running the chapter in JupyterLab:\n' + '\n'.join(errors)
-    unrun = [i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'code' and c['source']
-             and not c.get('execution_count')]
-    assert not unrun, f'cells not executed in JupyterLab: {unrun}'
-    views = [o for c in nb['cells'] for o in c.get('outputs', [])
-             if 'application/vnd.jupyter.widget-view+json' in o.get('data', {})]
-    assert views, 'the record browser was shown without its widgets'
     assert not js_errors, f'JavaScript errors in JupyterLab: {js_errors}'
     print(f'\nJupyterLab: {chapter.name} run, record {value0} -> {value1}, the plot changed ({time.time() - t0:.0f}s)')
 
