@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh
 stamp=$(date +%Y%m%d-%H%M%S)
 mkdir -p runs
-export MPLBACKEND=Agg
+# Figures go inline into the executed notebooks (Agg here would leave them without figures); no window opens.
+export MPLBACKEND=module://matplotlib_inline.backend_inline
 .venv/bin/papermill -k python3 --cwd nbs nbs/07_data.synthetic.ipynb "runs/${stamp}_cohort.ipynb"
 .venv/bin/papermill -k python3 --cwd nbs nbs/20_mrmnet_experiment.ipynb "runs/${stamp}_mrmnet_experiment.ipynb" \
     -p out_root "$(pwd)/runs" "$@"

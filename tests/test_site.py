@@ -1,7 +1,7 @@
-"""Checks of the Quarto site that need no Quarto: configuration, sidebar, notebook front matter,
-papermill parameters, and nbdev's pre-render processing of every notebook."""
+"""Checks of the Quarto site that need no Quarto: configuration, sidebar, notebook front matter and papermill
+parameters. The site itself (nbdev's processors and Quarto on the executed notebooks, then every page in a browser)
+is built and tested by tests/test_site_browser.py."""
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -54,18 +54,6 @@ def test_notebook_front_matter(path):
         assert '#| export' not in ''.join(c['source']), f'{path.name}: the parameters cell must not be exported'
 
 
-def test_nbdev_processes_every_notebook(tmp_path):
-    "The docs build's pre-render step (nbdev's notebook processors) succeeds on every notebook."
-    from nbdev.serve import proc_nbs
-    cache = proc_nbs(str(NBS), n_workers=1, force=True)
-    try:
-        for p in NOTEBOOKS:
-            assert (cache / p.name).exists(), f'{p.name} was not processed'
-        assert (cache / '_quarto.yml').exists()
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
-
-
 @pytest.mark.parametrize('path', NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_papermill_reads_every_parameter(path):
     "papermill must parse each line of the parameters cell (an '=' in a comment, for one, breaks its parser)."
@@ -76,3 +64,9 @@ def test_papermill_reads_every_parameter(path):
         names = [l.split('=')[0].strip() for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]
         parsed = [p.name for p in PythonTranslator.inspect({'source': src})]
         assert parsed == names, f'{path.name}: papermill parsed {parsed}, the cell defines {names}'
+
+
+def test_maths_render_without_network():
+    "Maths is converted to MathML when the site is built: pages need no MathJax/KaTeX from a CDN."
+    top = yaml.safe_load((ROOT / '_quarto.yml').read_text())
+    assert top['format']['html'].get('html-math-method') == 'mathml'
