@@ -14,7 +14,7 @@ GFLOPs, ms per record of a training step timed back to back) and the generated c
 
 The same analysis with figures, as a notebook:
 
-    papermill nbs/21_mutual_ablation.ipynb runs/ablation-cpu.ipynb -p variants all -p seeds "[0,1,2]" \
+    papermill -k python3 nbs/21_mutual_ablation.ipynb runs/ablation-cpu.ipynb -p variants all -p seeds "[0,1,2]" \
         -p epochs 3 -p max_per_split 400 -p width 8 -p out_root runs
 """
 import argparse

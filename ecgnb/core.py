@@ -73,7 +73,7 @@ def in_notebook() -> bool:
     try:
         from IPython import get_ipython
         ip = get_ipython()
-        return ip is not None and ip.__class__.__name__ == 'ZMQInteractiveShell' and 'execnb' not in sys.modules
+        return ip is not None and ip.__class__.__name__ == 'ZMQInteractiveShell'
     except Exception: return False
 
 def progress(iterable: Iterable | None = None, total: int | None = None, desc: str | None = None, **kwargs):
