@@ -149,6 +149,10 @@ def test_minilm_reencodes_to_the_asset():
             got = MiniLMEncoder().encode([t for tup in descriptor_texts(labs, ped) for t in tup]).reshape(3, 3, -1)
             d = np.abs(got - label_embeddings(labs, with_pediatric=ped)).max()
             assert d < 1e-5, d
+        from ecgnb.peace.text import SentenceTransformerEncoder, minilm_model_dir
+        st = SentenceTransformerEncoder(minilm_model_dir(), name='local-minilm')   # the generic wrapper, same weights
+        assert st.dim == 384
+        assert np.abs(st.encode(descriptor_texts(['NORM'])[0]) - label_embeddings(['NORM'])[0]).max() < 1e-5
         print('max diff ok')
     ''')
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
