@@ -88,7 +88,9 @@ class CAFGate:
         "Update with one training step's classification loss and progress in [0, 1]; return λ."
         if not math.isfinite(cls_loss): raise FloatingPointError(f'CAFGate.step: classification loss is {cls_loss}')
         self.t += 1
-        self.loss_ema = cls_loss if self.loss_ema is None else self.ema * self.loss_ema + (1 - self.ema) * cls_loss
+        if self.loss_ema is None:       # start at the prior's BCE if the first loss is above it (miscalibrated init)
+            self.loss_ema = min(cls_loss, prior_loss) if prior_loss is not None and prior_loss > 0 else cls_loss
+        else: self.loss_ema = self.ema * self.loss_ema + (1 - self.ema) * cls_loss
         ref = prior_loss if prior_loss is not None and prior_loss > 0 else self.history[0]['loss_ema'] if self.history else cls_loss
         gate = min(1.0, max(0.0, (1 - self.loss_ema / ref) / (1 - self.rho)))   # logged in every mode, applied in 'caf'
         if self.mode == 'constant': lam = self.lam_max
