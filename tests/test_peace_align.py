@@ -1,0 +1,85 @@
+"""PEACE alignment (chapters 32-33) beyond the notebooks' own tests: the model and loss inside `ecgnb.train.fit`
+(progress clock, gate stepped only in training, resume), the no-leak property on every backbone, and the benchmark script."""
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from conftest import ROOT
+from ecgnb.models.lqn import build_peace_model, labels_as_input
+from ecgnb.peace.alignment import PEACELoss, lsbc_loss, retrieval_recall
+from ecgnb.peace.text import label_embeddings
+from ecgnb.train import fit
+
+CLASSES = ['NORM', 'AFIB', 'LBBB', 'RBBB']
+
+
+def _loaders(n=24, T=250, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    Y = (torch.rand(n, len(CLASSES), generator=g) < 0.35).float()
+    X = torch.randn(n, 12, T, generator=g) + 2 * Y[:, 1:2, None] * torch.sin(torch.arange(T) / 3.0)
+    tr = DataLoader(TensorDataset(X, Y), batch_size=8, shuffle=True, generator=g)
+    va = DataLoader(TensorDataset(X[:16], Y[:16]), batch_size=8)
+    return labels_as_input(tr), labels_as_input(va)
+
+
+def _model(steps, **kw):
+    torch.manual_seed(0)
+    E = torch.as_tensor(label_embeddings(CLASSES))
+    return build_peace_model('resnet1d_wang', label_emb=E, normal_index=0, total_steps=steps,
+                             backbone_kwargs=dict(inplanes=16), d_model=32, d_ff=64, d_proj=16, **kw)
+
+
+def test_fit_steps_gate_in_training_only_and_resumes(tmp_path):
+    tr, va = _loaders()
+    def stop_after_first_epoch(msg, *a, **k):                   # `fit` logs after writing the epoch's checkpoint
+        if msg.startswith('epoch') and '1/2' in msg: raise KeyboardInterrupt
+    model, loss = _model(2 * len(tr)), PEACELoss(lam_max=0.5, mode='linear', warmup=0.5)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, loss, tr, va, epochs=2, run_dir=tmp_path, progress=False, log=stop_after_first_epoch)
+    assert len(loss.gate.history) == len(tr)                     # validation passes did not step the gate
+    assert model.step.item() == len(tr)
+    model2, loss2 = _model(2 * len(tr)), PEACELoss(lam_max=0.5, mode='linear', warmup=0.5)
+    res = fit(model2, loss2, tr, va, epochs=2, run_dir=tmp_path, progress=False, log=None)   # resumes after epoch 1
+    assert res.resumed_from == 1 and len(loss2.gate.history) == len(tr)
+    assert model2.step.item() == 2 * len(tr)                     # the progress clock came back with the checkpoint
+    assert loss2.gate.history[0]['progress'] == pytest.approx(0.5)
+    assert {'train_bce', 'train_lsbc', 'train_lam', 'valid_lsbc'} <= set(res.history[0])
+
+
+@pytest.mark.parametrize('backbone', ['xresnet1d101', 'mrmnet'])
+def test_no_label_leak_at_inference(backbone):
+    torch.manual_seed(0)
+    E = torch.as_tensor(label_embeddings(CLASSES))
+    m = build_peace_model(backbone, label_emb=E, knowledge_p=1.0, knowledge_schedule='constant', dropout=0.0)
+    x = torch.randn(4, 12, 500)
+    y = torch.tensor([[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 1], [0, 1, 0, 1]]).float()
+    m.eval()
+    with torch.no_grad():
+        a, b = m(x), m((x, y[[3, 2, 1, 0]]))
+    assert torch.equal(a.logits, b.logits) and torch.equal(a.ecg_emb, b.ecg_emb)
+    m.train()
+    for mod in m.modules():
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.Dropout)): mod.eval()
+    with torch.no_grad():
+        assert not torch.allclose(m(x).logits, m((x, y)).logits)
+
+
+def test_lsbc_prefers_aligned_pairs():
+    torch.manual_seed(0)
+    z = torch.randn(16, 8)
+    Y = torch.eye(16)[:, :16]
+    assert lsbc_loss(z, z, Y) < lsbc_loss(z, torch.randn(16, 8), Y)
+    r = retrieval_recall(z.numpy(), z.numpy(), Y.numpy().astype(int))
+    assert r['ecg2text_R@1'] == 1.0 and r['text2ecg_R@1'] == 1.0
+
+
+def test_bench_alignment_runs(capsys):
+    sys.path.insert(0, str(ROOT/'bench'))
+    import bench_alignment
+    out = bench_alignment.main(['--batch', '4', '--n-samples', '250', '--reps', '1', '--no-memory', '--n-classes', '6',
+                                '--backbone-kwargs', '{"inplanes": 16}'])
+    assert set(out['median_s']) == {'zoo', 'ecg_only', 'aligned'} and out['ratio'] > 0
+    assert 'target <= +25%' in capsys.readouterr().out

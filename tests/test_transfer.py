@@ -1,0 +1,145 @@
+"""Issue 11 (adult -> pediatric transfer): the bad inputs, the sampler's guarantees, no label leak, and the runner's
+test-split discipline, on tiny hand-made data (seconds on CPU)."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from ecgnb.data.core import ECGDataError, LabeledECG, LEADS12, Standardizer
+from ecgnb.data.zzu import AGE_GROUPS
+from ecgnb.transfer import (breakdown, check_domains, kshot_sample, lead_set, setting_splits, shared_label_space,
+                            with_classes)
+from ecgnb.transfer_methods import build_model, mk_mmd
+
+CLS = ['NORM', 'STACH', 'SBRAD']
+
+
+def toy(Y, splits, leads=LEADS12, fs=100.0, T=64, mask=None, meta=None, seed=0, name='toy', classes=CLS):
+    Y = np.asarray(Y, np.uint8)
+    X = np.random.default_rng(seed).standard_normal((len(Y), len(leads), T)).astype(np.float32)
+    meta = meta if meta is not None else pd.DataFrame({'record': [f'r{i}' for i in range(len(Y))]})
+    return LabeledECG(X, Y, list(classes), meta, splits, fs=fs, leads=list(leads), mask=mask, name=name)
+
+
+def test_kshot_class_without_positive_in_pool():
+    Y = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    with pytest.raises(ECGDataError, match=r"\['SBRAD'\] have no positive record in the pool"):
+        kshot_sample(Y, [0, 1, 2], 2, classes=CLS)
+    with pytest.warns(UserWarning, match='no positive'):
+        idx, rep = kshot_sample(Y, [0, 1, 2], 2, classes=CLS, on_missing='keep')
+    assert rep.loc['SBRAD', 'missing'] and int(rep.missing.sum()) == 1       # counted
+    assert set(idx) <= {0, 1, 2}
+
+
+def test_validation_without_positive():
+    Y = [[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 1]]
+    t = toy(Y, dict(train=[0, 1], valid=[2, 3], test=[4, 5]))
+    with pytest.raises(ECGDataError, match=r"\['SBRAD'\] have no positive in the validation rows"):
+        setting_splits(t, 'full')
+    with pytest.warns(UserWarning):
+        sp = setting_splits(t, 'full', on_missing='keep')
+    assert sp['valid_missing'] == ['SBRAD']
+
+
+def test_label_missing_from_shared_space():
+    s = toy([[1, 0, 0], [0, 1, 1], [1, 1, 0]], dict(train=[0, 1], valid=[2], test=[]))
+    with pytest.raises(ECGDataError, match='not in the shared label space'):
+        shared_label_space(s, s, ['NORM', 'NOT_A_LABEL'])
+    with pytest.raises(ECGDataError, match='not in the shared label space'):
+        with_classes(s, ['NORM', 'XYZ'])
+    assert with_classes(s, ['NORM', 'LBBB']).Y[:, 1].sum() == 0               # known label, absent: zero column
+
+
+def test_sampling_rate_and_lead_set_mismatch():
+    a = toy([[1, 0, 0]], dict(train=[0]))
+    with pytest.raises(ECGDataError, match='same rate'):
+        check_domains(a, toy([[1, 0, 0]], dict(train=[0]), fs=500.0))
+    with pytest.raises(ECGDataError, match='window'):
+        check_domains(a, toy([[1, 0, 0]], dict(train=[0]), T=32))
+    nine = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V3', 'V5', 'V2', 'V4', 'V6']
+    with pytest.raises(ECGDataError, match='lead sets differ'):
+        check_domains(a, toy([[1, 0, 0]], dict(train=[0]), leads=nine))
+
+
+def test_lead_set_uses_names_not_positions():
+    m = np.ones((2, 12), bool)
+    m[1, [LEADS12.index(l) for l in ('V2', 'V4', 'V6')]] = False
+    assert list(lead_set(m, LEADS12)) == ['12-lead', '9-lead']
+    m2 = np.ones((1, 12), bool); m2[0, -3:] = False                             # last three positions, other names
+    assert list(lead_set(m2, LEADS12)) == ['other']
+
+
+def test_empty_age_group_is_counted_not_an_error():
+    y = np.array([[1, 0], [0, 1], [1, 1]]); p = np.array([[.9, .2], [.1, .8], [.6, .7]])
+    b = breakdown(y, p, [.5, .5], np.array(['child', 'child', 'child']), AGE_GROUPS)
+    assert list(b.index) == list(AGE_GROUPS)
+    assert (b.loc[['neonate', 'infant', 'adolescent'], 'n'] == 0).all()
+    assert b.loc[['neonate', 'infant', 'adolescent'], 'auc'].isna().all()
+    assert b.loc['child', 'n'] == 3 and b.loc['child', 'auc'] == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 12), st.floats(0.05, 0.6))
+def test_kshot_never_exceeds_k_and_is_seeded(seed, k, p):
+    rng = np.random.default_rng(seed)
+    Y = (rng.random((120, 4)) < p).astype(np.uint8)
+    Y[:4] = np.eye(4, dtype=np.uint8)                                          # every class present in the pool
+    pool = np.arange(100)
+    idx, rep = kshot_sample(Y, pool, k, seed=seed)
+    assert (Y[idx].sum(0) <= k).all()
+    assert set(idx) <= set(pool)
+    assert np.array_equal(idx, kshot_sample(Y, pool, k, seed=seed)[0])
+    # greedy completeness: no unchosen pool record could still be added without breaking the cap while helping a class
+    cnt = Y[idx].sum(0)
+    for r in set(pool) - set(idx):
+        helps = (Y[r] & (cnt < k)).any()
+        assert not helps or (cnt + Y[r] > k).any()
+
+
+@pytest.mark.parametrize('family', ['ecg', 'early_fusion', 'late_fusion', 'merl', 'peace', 'peace_fused_text'])
+def test_no_label_leak_in_eval(family):
+    torch.manual_seed(0)
+    E = F.normalize(torch.randn(3, 3, 16), dim=-1)
+    m = build_model(family, 3, E, width=8, d_model=16, d_proj=16).eval()
+    x = torch.randn(4, 12, 128)
+    y = torch.tensor([[1., 0, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]])
+    with torch.no_grad():
+        a, b, c = m(x).logits, m((x, y)).logits, m((x, y[[3, 2, 1, 0]])).logits
+    assert torch.equal(a, b) and torch.equal(a, c)
+
+
+def test_mmd_estimator_is_unbiased_near_zero():
+    torch.manual_seed(1)
+    vals = [mk_mmd(torch.randn(32, 3), torch.randn(32, 3)).item() for _ in range(20)]
+    assert abs(np.mean(vals)) < 0.02                                           # biased estimator: clearly > 0
+
+
+def test_runner_touches_test_split_once_per_run(monkeypatch):
+    import ecgnb.transfer_report as tr
+    rng = np.random.default_rng(0)
+    n = 90
+    Y = np.zeros((n, 3), np.uint8); Y[np.arange(n), rng.integers(0, 3, n)] = 1
+    meta = pd.DataFrame({'record': [f'r{i}' for i in range(n)], 'age_group': rng.choice(list(AGE_GROUPS), n)})
+    sp = dict(train=np.arange(0, 60), valid=np.arange(60, 75), test=np.arange(75, 90))
+    src, tgt = toy(Y, sp, T=128, seed=1), toy(Y, sp, T=128, seed=2, meta=meta)
+    data = tr.TransferData(src, tgt, CLS, pd.DataFrame(), Standardizer('global').fit(src.X, sp['train']),
+                           F.normalize(torch.randn(3, 3, 16), dim=-1).numpy(), 0, True)
+    seen = []
+    orig = tr.predict
+    def spy(model, ds, *a, **k):
+        seen.append((id(ds.X), tuple(ds.idx)))
+        return orig(model, ds, *a, **k)
+    monkeypatch.setattr(tr, 'predict', spy)
+    cfg = tr.TransferConfig(methods=('source_only', 'finetune', 'dann'), settings=('zero-shot', '5-shot', 'ptbxl'),
+                            seeds=(0,), epochs_source=1, epochs_target=1, width=8, batch_size=16, n_boot=0, device='cpu')
+    res = tr.run_transfer(cfg, data, progress=False, log=None)
+    assert len(res.runs) == 3 + 2 + 3                      # source-only has no 5-shot run
+    tgt_test = sum(1 for x, idx in seen if x == id(tgt.X) and idx == tuple(sp['test']))
+    src_test = sum(1 for x, idx in seen if x == id(src.X) and idx == tuple(sp['test']))
+    assert tgt_test == int((res.runs.kind != 'ptbxl').sum())   # the target test split: once per target run
+    assert src_test == int((res.runs.kind == 'ptbxl').sum())
+    assert np.isfinite(res.runs.auc).all()
