@@ -47,7 +47,7 @@ setuptools.setup(
     python_requires='>=' + min_python,
     zip_safe=False,
     entry_points={
-        'console_scripts': [],
+        'console_scripts': cfg.get('console_scripts', '').split(),
         'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"],
     },
 )

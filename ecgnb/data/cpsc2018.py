@@ -283,7 +283,7 @@ def load_cpsc2018(path,                        # the CPSC2018 folder, either pub
                   strict: bool = False,        # CinC form: Dx codes outside the nine classes are an error
                   leads=LEADS12,               # leads to return, by name
                   n_workers: int | None = None,  # cache-building workers
-                  dtype: str = 'float16',      # cache dtype
+                  dtype: str = 'int16',        # cache storage: int16 counts (1 µV), float16 or float32
                   executor: str = 'process',   # 'process' | 'thread' workers
                   seed: int = 0,               # seed of the stratified folds (not of the shipped asset)
                   ) -> LabeledECG:

@@ -99,7 +99,7 @@ def _ptbxl_reader(key, root, leads, fs, src_fs, n_samples):
                        policy='crop', fs_expected=src_fs)
 
 def load_ptbxl(path, task: str = 'superdiagnostic', fs: int = 100, min_samples: int = 0, cache_dir=None,
-               n_workers: int | None = None, leads=LEADS12, dtype: str = 'float16', executor: str = 'process') -> LabeledECG:
+               n_workers: int | None = None, leads=LEADS12, dtype: str = 'int16', executor: str = 'process') -> LabeledECG:
     "PTB-XL at `path` as a `LabeledECG` for `task` (benchmark label rules), folds 1-8 train / 9 valid / 10 test."
     root = Path(path)
     if not root.is_dir(): raise ECGDataError(f'{root}: not a folder. Pass the PTB-XL folder (with ptbxl_database.csv).')

@@ -20,11 +20,13 @@ __all__ = ['MODELS', 'register_model', 'get_model', 'count_parameters', 'state_d
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 def _same_factory(a, b) -> bool:
-    "True if `b` is `a` or a redefinition of it (same module and qualified name, not a lambda): re-run cells, reloaded modules."
+    "True if `b` is `a` or a redefinition of it: same qualified name (not a lambda) and the same module, or one of"
+    "them defined in `__main__` (a notebook re-running the exported cell of a function its module also registers)."
     if a is b: return True
     ka = (getattr(a, '__module__', None), getattr(a, '__qualname__', None))
     kb = (getattr(b, '__module__', None), getattr(b, '__qualname__', None))
-    return ka == kb and None not in ka and not ka[1].endswith('<lambda>')
+    if None in ka or None in kb or ka[1] != kb[1] or ka[1].endswith('<lambda>'): return False
+    return ka[0] == kb[0] or '__main__' in (ka[0], kb[0])
 
 def register_model(
     name: str,  # the name `get_model` will know it by
