@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -36,3 +37,11 @@ def require_shared(path: Path = SHARED) -> Path:
 def real_samples():
     "Folder of real ECG samples shipped beside the repo (`../shared/data/real`); fails in CI when it is missing."
     return require_shared(SHARED)
+
+
+def load_script(relpath: str):
+    "Import a script of the repository that is not part of the package (e.g. `bench/bench_tstr.py`) as a module."
+    path = ROOT / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
+    return mod

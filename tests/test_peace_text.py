@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import importlib.util
 import textwrap
 
 import numpy as np
@@ -12,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, load_script
 from ecgnb.data.core import ECGDataError
 from ecgnb.data.labels import all_labels
 from ecgnb.peace.semantics import (AXES3, MAX_CHARS, descriptor_texts, descriptors_path, generate_descriptors,
@@ -21,10 +20,7 @@ from ecgnb.peace.text import (REGENERATE, HashingEncoder, compose_knowledge, enc
                               make_embedding_asset, read_embedding_asset)
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location('make_text_embeddings', ROOT / 'scripts' / 'make_text_embeddings.py')
-    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
-    return m
+def _script(): return load_script('scripts/make_text_embeddings.py')
 
 
 def test_descriptor_file_covers_every_label():

@@ -1,17 +1,13 @@
 """ecgnb.data.realism and bench/bench_tstr.py: the parts a notebook cannot test well (the benchmark script end to end)."""
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import SHARED, load_script
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location('bench_tstr', ROOT/'bench'/'bench_tstr.py')
-    mod = importlib.util.module_from_spec(spec); spec.loader.exec_module(mod)
-    return mod
+def _bench(): return load_script('bench/bench_tstr.py')
 
 
 def test_real_samples_present_in_ci():
