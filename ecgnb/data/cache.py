@@ -213,6 +213,9 @@ def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
 
 def _publish(tmp: Path, cache_dir: Path, fp: str):
     "Rename the finished `tmp` into `cache_dir`, moving an old cache aside first; a concurrent winner is kept."
+    if cache_is_valid(cache_dir, fp):              # another process published this very cache meanwhile: keep it,
+        shutil.rmtree(tmp, ignore_errors=True)     # so a reader that already opened it never sees it moved away
+        return
     try:
         if cache_dir.exists():
             old = cache_dir.parent/f'.{cache_dir.name}.tmp-{os.getpid()}-old-{uuid.uuid4().hex[:8]}'
@@ -277,4 +280,8 @@ def build_cache(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ECGCache(cache_dir)
+    for attempt in range(20):                           # a concurrent build may be swapping in its copy right now
+        try: return ECGCache(cache_dir)
+        except (FileNotFoundError, ECGDataError):
+            if attempt == 19: raise
+            time.sleep(0.05)
