@@ -26,8 +26,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 
-from ecgnb.experiment import ExperimentConfig, MRM_VARIANTS, load_data
-from ecgnb.ablation import (ablation_dir, branch_effect, conclusion, format_summary, load_histories, markdown_table, per_class_diff,
+from ecgnb.mrm.experiment import ExperimentConfig, MRM_VARIANTS, load_data
+from ecgnb.mrm.ablation import (ablation_dir, branch_effect, conclusion, format_summary, load_histories, markdown_table, per_class_diff,
                             plot_class_diffs, plot_cost, plot_forest, plot_learning_curves, resolve_variants,
                             run_ablation, summarize, variant_costs)
 

@@ -45,8 +45,8 @@ def _rss_kb(field='VmRSS'):
 
 
 def build(config, a, classes):
-    from ecgnb.models.baselines import get_model
-    from ecgnb.models.lqn import build_peace_model
+    from ecgnb.models.zoo import get_model
+    from ecgnb.peace.lqn import build_peace_model
     from ecgnb.peace.alignment import PEACELoss
     from ecgnb.peace.text import label_embeddings
     kw = json.loads(a.backbone_kwargs)
@@ -54,7 +54,7 @@ def build(config, a, classes):
     if config == 'zoo':
         model = get_model(a.backbone, K, **kw) if a.backbone != 'mrmnet' else None
         if model is None:
-            from ecgnb.models.mrmnet import MRMNet, MRMConfig
+            from ecgnb.mrm.network import MRMNet, MRMConfig
             model = MRMNet(MRMConfig(n_classes=K, fusion='add', **kw))
             return model, (lambda out, y: torch.nn.functional.binary_cross_entropy_with_logits(out.logits_fused, y)), False
         return model, torch.nn.BCEWithLogitsLoss(), False

@@ -9,7 +9,7 @@ Prints figures; asserts nothing. Run from the repository root:
     python bench/bench_train.py --per-model --skip-loops --skip-memory               # model speed on random input
 
 **Data.** Every side trains on the same split of the offline cohort (PTB-XL format, task 'all' = 71 classes by
-default), read the way training reads it: `ecgnb.experiment.load_data` builds (once) and opens the on-disk
+default), read the way training reads it: `ecgnb.mrm.experiment.load_data` builds (once) and opens the on-disk
 memory-mapped cache, and `LabeledECG.dataloaders` reads batches from it. So "end to end" includes reading data.
 
 **Four timed configurations** (same model weights at start, same batches, same epochs):
@@ -26,8 +26,8 @@ memory-mapped cache, and `LabeledECG.dataloaders` reads batches from it. So "end
   the sample-wise TPR/ACC/F1 computed record by record (one sklearn call per record, `utils.compute_*`), on the
   training outputs, the validation split and the **test split every epoch** (the test set drives model selection,
   and a checkpoint is saved whenever the test score improves).
-* **ecgnb loop**: `ecgnb.train.fit` (train, one vectorised validation pass, checkpoints each epoch) followed by what
-  `ecgnb.experiment.run_experiment` does once after training: `ecgnb.train.test` on the best checkpoint for each of
+* **ecgnb loop**: `ecgnb.training.loop.fit` (train, one vectorised validation pass, checkpoints each epoch) followed by what
+  `ecgnb.mrm.experiment.run_experiment` does once after training: `ecgnb.training.loop.evaluate_test` on the best checkpoint for each of
   the three heads (mean, high, low) with thresholds tuned on validation and a bootstrap CI (`--n-boot`, default
   1000 as in `ExperimentConfig`) for the primary head.
 
@@ -104,7 +104,7 @@ def ref_pass(model, dl, loss_fn, dev, opt=None):
 
 
 def reference_loop(model, dls, epochs, lr, dev, ckpt_dir: Path):
-    from ecgnb.models.mrmnet import MutualLoss
+    from ecgnb.mrm.network import MutualLoss
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = MutualLoss()
     best = -1
@@ -119,19 +119,19 @@ def reference_loop(model, dls, epochs, lr, dev, ckpt_dir: Path):
 
 def ecgnb_loop(model, dls, epochs, lr, dev, run_dir: Path, classes, n_boot: int):
     "`fit`, then the test evaluation `run_experiment` does: every head, thresholds from validation, bootstrap CI."
-    from ecgnb.models.mrmnet import MutualLoss, mrm_logits
-    from ecgnb.train import fit, test as test_split
+    from ecgnb.mrm.network import MutualLoss, mrm_logits
+    from ecgnb.training.loop import fit, evaluate_test
     res = fit(model, MutualLoss(), dls['train'], dls['valid'], epochs=epochs, lr=lr, device=str(dev), run_dir=run_dir,
               predict_fn=mrm_logits, classes=classes, progress=False, log=None)
     for h in ('mean', 'high', 'low'):
-        test_split(model, dls['test'], dls['valid'], run_dir=run_dir if h == 'mean' else None,
+        evaluate_test(model, dls['test'], dls['valid'], run_dir=run_dir if h == 'mean' else None,
                    checkpoint='best' if h == 'mean' else res.best_path, predict_fn=lambda o, h=h: mrm_logits(o, h),
                    classes=classes, n_boot=n_boot if h == 'mean' else 0, device=str(dev))
 
 
 def unfuse(model):
     "Run the multi-kernel blocks as four convolutions, as the released code does (ecgnb fuses them; same function)."
-    from ecgnb.models.mrmnet import MultiKernelBlock
+    from ecgnb.mrm.network import MultiKernelBlock
     for m in model.modules():
         if isinstance(m, MultiKernelBlock): m.fused = False
     return model
@@ -142,7 +142,7 @@ def sync(dev):
 
 
 def load(a):
-    from ecgnb.experiment import ExperimentConfig, load_data
+    from ecgnb.mrm.experiment import ExperimentConfig, load_data
     cfg = ExperimentConfig(task=a.task, max_per_split=a.max_per_split or None, seed=0, device=a.device)
     return load_data(cfg, log=lambda *m: None)
 
@@ -179,8 +179,8 @@ def train_throughput(model, loss_fn, dev, T, K, batch, amp, steps=5):
 def per_model(a, dev):
     "Training samples/s and inference ms/record on random input (no data pipeline): MRM-Net fused/unfused, resnet1d_wang."
     from ecgnb.core import seed_everything
-    from ecgnb.models.baselines import get_model
-    from ecgnb.models.mrmnet import MRMConfig, MRMNet, MutualLoss
+    from ecgnb.models.zoo import get_model
+    from ecgnb.mrm.network import MRMConfig, MRMNet, MutualLoss
     print('\n== per-model figures (random input, no data pipeline) ==')
     for name in ('mrmnet', 'mrmnet-unfused', 'resnet1d_wang'):
         seed_everything(0)
@@ -198,7 +198,7 @@ CONFIGS = {'A': ('reference', False), 'B': ('reference', True), 'C': ('ecgnb', F
 
 def time_config(name, a, data, dev, init_state):
     from ecgnb.core import seed_everything
-    from ecgnb.models.mrmnet import MRMConfig, MRMNet
+    from ecgnb.mrm.network import MRMConfig, MRMNet
     loop, fused = CONFIGS[name]
     seed_everything(0)
     dls = data.dataloaders(batch_size=a.batch_size, seed=0, standardizer='global', check=False)
@@ -215,7 +215,7 @@ def time_config(name, a, data, dev, init_state):
 
 def loops(a, dev):
     from ecgnb.core import seed_everything
-    from ecgnb.models.mrmnet import MRMConfig, MRMNet
+    from ecgnb.mrm.network import MRMConfig, MRMNet
     data = load(a)
     n = {k: len(v) for k, v in data.splits.items()}
     print(f'\n== loops: {a.epochs} epoch(s), MRM-Net released config width {a.width}, K={len(data.classes)}, '
@@ -245,8 +245,8 @@ MEM_CHILD = r'''
 import json, resource, sys, numpy as np, torch
 a = json.loads(sys.argv[1])
 torch.set_num_threads(1)
-from ecgnb.experiment import ExperimentConfig, load_data
-from ecgnb.models.mrmnet import MRMConfig, MRMNet, MutualLoss
+from ecgnb.mrm.experiment import ExperimentConfig, load_data
+from ecgnb.mrm.network import MRMConfig, MRMNet, MutualLoss
 data = load_data(ExperimentConfig(task=a['task'], max_per_split=a['max_per_split'] or None, seed=0), log=lambda *m: None)
 torch.manual_seed(0)
 model = MRMNet(MRMConfig.released(len(data.classes), width=a['width']))

@@ -25,7 +25,7 @@ def cell(method: str, setting: str, threads: int) -> dict:
     "Run one protocol cell in this process; return wall time and peak RSS."
     import torch
     torch.set_num_threads(threads)
-    from ecgnb.transfer_report import TransferConfig, prepare_data, run_transfer
+    from ecgnb.peace.report import TransferConfig, prepare_data, run_transfer
     cfg = TransferConfig(methods=(method,), settings=(setting,), seeds=(0,))     # notebook 41's defaults
     t0, c0 = time.time(), time.process_time()
     data = prepare_data(cfg, log=lambda *a: None)
@@ -43,7 +43,7 @@ def step_times(threads: int, steps: int, width: int = 128, d_model: int = 128, b
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
-    from ecgnb.transfer_methods import (DomainHead, bce_loss, build_model, dann_loss, mk_mmd, stage_loss)
+    from ecgnb.peace.methods import (DomainHead, bce_loss, build_model, dann_loss, mk_mmd, stage_loss)
     K = 9
     g = torch.Generator().manual_seed(0)
     E = F.normalize(torch.randn(K, 3, 384, generator=g), dim=-1)

@@ -68,13 +68,13 @@ def split_tune(Y, seed: int, frac_valid: float = 0.2):
 
 
 def make_model(n_classes: int, inplanes: int):
-    from ecgnb.models.baselines import get_model
+    from ecgnb.models.zoo import get_model
     return get_model('resnet1d_wang', n_classes, input_channels=12, inplanes=inplanes)
 
 
 def predict(model, X, mu, sd, batch: int = 256):
     "Benchmark inference: sliding 2.5 s windows (stride 1.25 s), max over windows, sigmoid."
-    from ecgnb.models.baselines import sliding_window_predict
+    from ecgnb.models.zoo import sliding_window_predict
     return sliding_window_predict(model, torch.from_numpy((X - mu) / sd), window=250, stride=125, agg='max',
                                   batch_size=batch).numpy()
 
@@ -85,7 +85,7 @@ def train(Xtr, Ytr, Xva, Yva, epochs: int, seed: int, inplanes: int = 64, lr: fl
     training a given network (fine-tuning); its standardisation is then refitted on this training set."""
     from ecgnb.core import seed_everything
     from ecgnb.metrics import macro_auc
-    from ecgnb.models.baselines import benchmark_optimizer, random_crop
+    from ecgnb.models.zoo import benchmark_optimizer, random_crop
     g = seed_everything(seed)
     g = g if isinstance(g, torch.Generator) else torch.Generator().manual_seed(seed)
     mu, sd = float(Xtr.mean()), float(Xtr.std()) + 1e-8

@@ -22,7 +22,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['seed_everything', 'seed_worker', 'get_device', 'in_notebook', 'progress', 'atomic_write', 'data_root', 'git_commit',
-           'environment_info', 'RunDir']
+           'environment_info', 'jsonable', 'RunDir']
 
 # %% ../nbs/00_core.ipynb #d9d7d7cb
 def seed_everything(seed: int = 0, deterministic: bool = False):
@@ -141,10 +141,10 @@ def environment_info(packages=_PKGS) -> dict:
                 gpus=[torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [])
 
 # %% ../nbs/00_core.ipynb #758e3f1d
-def _jsonable(o):
+def jsonable(o):
     "Convert numpy/torch/pathlib scalars and arrays to plain JSON types."
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
+    if isinstance(o, dict): return {str(k): jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [jsonable(v) for v in o]
     if isinstance(o, Path): return str(o)
     if isinstance(o, np.generic): return o.item()
     if isinstance(o, np.ndarray): return o.tolist()
@@ -169,7 +169,7 @@ class RunDir:
             except FileExistsError: continue
         else: raise RuntimeError(f'could not create a run folder under {root}')
         run = cls(path)
-        with atomic_write(path/'params.yaml') as f: yaml.safe_dump(_jsonable(params or {}), f, sort_keys=False)
+        with atomic_write(path/'params.yaml') as f: yaml.safe_dump(jsonable(params or {}), f, sort_keys=False)
         run.save_json('env.json', environment_info())
         return run
 
@@ -180,7 +180,7 @@ class RunDir:
         return p
 
     def save_json(self, name, obj):
-        with atomic_write(self.file(name)) as f: json.dump(_jsonable(obj), f, indent=2)
+        with atomic_write(self.file(name)) as f: json.dump(jsonable(obj), f, indent=2)
 
     def load_json(self, name, default=None):
         p = self.path/name
@@ -192,7 +192,7 @@ class RunDir:
     def save_metrics(self, metrics: dict | None = None, **kwargs) -> dict:
         "Merge `metrics` into metrics.json and return the merged dict."
         m = self.metrics
-        m.update(_jsonable({**(metrics or {}), **kwargs}))
+        m.update(jsonable({**(metrics or {}), **kwargs}))
         self.save_json('metrics.json', m)
         return m
 

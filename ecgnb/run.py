@@ -262,8 +262,8 @@ def results_table(runs,  # a `collect_runs` table
                   ) -> 'pd.DataFrame':
     "One row per configuration (runs differing only in seed pooled): test macro-AUC with a 95% interval, and the benchmark."
     import pandas as pd
-    from ecgnb.ablation import t_interval
-    from ecgnb.experiment import BENCHMARK_AUC
+    from ecgnb.mrm.ablation import t_interval
+    from ecgnb.mrm.experiment import BENCHMARK_AUC
     keys = ['dataset', 'task', 'model', 'variant', 'data', 'epochs']
     rows = []
     for k, g in runs[runs.ablation.isna()].groupby(keys, sort=True, dropna=False):

@@ -1,6 +1,6 @@
-"""ecgnb.ablation: an ablation killed mid-training resumes to the same numbers as an uninterrupted one.
+"""ecgnb.mrm.ablation: an ablation killed mid-training resumes to the same numbers as an uninterrupted one.
 
-The notebook (nbs/15_ablation.ipynb) tests skipping finished pairs and picking up a pair whose row is missing;
+The notebook (nbs/15_mrm.ablation.ipynb) tests skipping finished pairs and picking up a pair whose row is missing;
 killing a real process part-way through an epoch sequence needs a subprocess, so it lives here.
 """
 import json
@@ -17,8 +17,8 @@ import sys
 import numpy as np, pandas as pd
 from pathlib import Path
 from ecgnb.data.core import LabeledECG
-from ecgnb.experiment import ExperimentConfig
-from ecgnb.ablation import run_ablation
+from ecgnb.mrm.experiment import ExperimentConfig
+from ecgnb.mrm.ablation import run_ablation
 
 def tiny():
     rng = np.random.default_rng(0)

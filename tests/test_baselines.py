@@ -1,4 +1,4 @@
-"Checks of ecgnb.models.baselines that a notebook cell does not show well: pickling, checkpoints, kwargs pass-through."
+"Checks of ecgnb.models.zoo that a notebook cell does not show well: pickling, checkpoints, kwargs pass-through."
 import io
 import pickle
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ecgnb.models.baselines import (MODELS, ZOO, REFERENCE_PARAMS, count_parameters, get_model, random_crop,
+from ecgnb.models.zoo import (MODELS, ZOO, REFERENCE_PARAMS, count_parameters, get_model, random_crop,
                                     sliding_window_predict, state_dict_signature)
 
 torch.set_num_threads(1)

@@ -1,5 +1,5 @@
 """JupyterLab, live: `bash scripts/lab.sh` serves the notebooks, a real browser (headless Chromium via Playwright) opens
-the chapter with the record browser (`ecgnb.viz.ECGBrowser`), runs it, moves the browser's record control and checks
+the chapter with the record browser (`ecgnb.viz.plots.ECGBrowser`), runs it, moves the browser's record control and checks
 that the plot changes.
 
 JupyterLab runs from a fresh clone of this checkout (its `.venv` a link to this one), so that running the chapter,

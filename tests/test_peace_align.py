@@ -1,4 +1,4 @@
-"""PEACE alignment (chapters 32-33) beyond the notebooks' own tests: the model and loss inside `ecgnb.train.fit`
+"""PEACE alignment (chapters 32-33) beyond the notebooks' own tests: the model and loss inside `ecgnb.training.loop.fit`
 (progress clock, gate stepped only in training, resume), the no-leak property on every backbone, and the benchmark script."""
 import sys
 
@@ -8,10 +8,10 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from conftest import ROOT
-from ecgnb.models.lqn import build_peace_model, labels_as_input
+from ecgnb.peace.lqn import build_peace_model, labels_as_input
 from ecgnb.peace.alignment import PEACELoss, lsbc_loss, retrieval_recall
 from ecgnb.peace.text import label_embeddings
-from ecgnb.train import fit
+from ecgnb.training.loop import fit
 
 CLASSES = ['NORM', 'AFIB', 'LBBB', 'RBBB']
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from ecgnb.models.mrmnet import MRMConfig, MRMNet, MultiKernelBlock, MutualLoss, load_released_weights
+from ecgnb.mrm.network import MRMConfig, MRMNet, MultiKernelBlock, MutualLoss, load_released_weights
 
 FIXTURE = ROOT.parent / 'shared' / 'fixtures' / 'mrm_reference'
 

@@ -1,4 +1,4 @@
-"""ecgnb.train end to end in real processes (things a notebook cannot test well).
+"""ecgnb.training.loop end to end in real processes (things a notebook cannot test well).
 
 * test_sigkill_resume_is_exact: a training process killed with SIGKILL after its epoch-2 checkpoint, then rerun with
   the same call, ends with exactly the history, weights and optimizer state of an uninterrupted run.
@@ -44,7 +44,7 @@ COMMON = textwrap.dedent('''
 SCRIPT = COMMON + textwrap.dedent('''
     import json, os, sys, time
     torch.set_num_threads(1)                    # bitwise reproducible CPU kernels
-    from ecgnb.train import fit, make_loader, dist_info
+    from ecgnb.training.loop import fit, make_loader, dist_info
 
     run_dir, epochs, n_valid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     sleep = float(os.environ.get('TEST_SLEEP', 0))
@@ -149,7 +149,7 @@ def test_ddp_two_cpu_processes(tmp_path):
     assert ck['epoch'] == 2 and len(ck['rng']) == 2                  # one random state per process
     assert sorted(p.name for p in (run / 'checkpoints').iterdir()) == ['best.pt', 'last.pt']
     # the gathered validation AUC equals a single-process evaluation of the saved weights on all 101 records
-    from ecgnb.train import evaluate_split, load_checkpoint, make_loader
+    from ecgnb.training.loop import evaluate_split, load_checkpoint, make_loader
     from ecgnb.metrics import macro_auc
     ns = {}
     exec(COMMON, ns)

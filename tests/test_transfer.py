@@ -11,9 +11,9 @@ from hypothesis import given, settings, strategies as st
 
 from ecgnb.data.core import ECGDataError, LabeledECG, LEADS12, Standardizer
 from ecgnb.data.zzu import AGE_GROUPS
-from ecgnb.transfer import (breakdown, check_domains, kshot_sample, lead_set, setting_splits, shared_label_space,
+from ecgnb.peace.transfer import (breakdown, check_domains, kshot_sample, lead_set, setting_splits, shared_label_space,
                             with_classes)
-from ecgnb.transfer_methods import build_model, mk_mmd
+from ecgnb.peace.methods import build_model, mk_mmd
 
 CLS = ['NORM', 'STACH', 'SBRAD']
 
@@ -119,7 +119,7 @@ def test_mmd_estimator_is_unbiased_near_zero():
 
 
 def test_runner_touches_test_split_once_per_run(monkeypatch):
-    import ecgnb.transfer_report as tr
+    import ecgnb.peace.report as tr
     rng = np.random.default_rng(0)
     n = 90
     Y = np.zeros((n, 3), np.uint8); Y[np.arange(n), rng.integers(0, 3, n)] = 1

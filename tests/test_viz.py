@@ -1,4 +1,4 @@
-"""Checks of `ecgnb.viz` (with `ecgnb.paper` and `ecgnb.browser`) that a notebook cannot make well: a fresh
+"""Checks of `ecgnb.viz.plots` (with `ecgnb.viz.ecg_paper` and `ecgnb.viz.browser`) that a notebook cannot make well: a fresh
 interpreter without `ecgnb.data.core`, plain Python with no IPython shell, the pixel size of a saved PNG, and speed.
 Test records come from the project's synthetic generator (`ecgnb.data.synthetic.synth_ecg`)."""
 import os
@@ -20,14 +20,14 @@ def toy(fs=500, seconds=10, seed=0):
 
 
 def test_lead_names_without_data_core():
-    "ecgnb.viz imports and plots without ecgnb.data.core (and so without torch): it needs only ecgnb.data.records."
+    "ecgnb.viz.plots imports and plots without ecgnb.data.core (and so without torch): it needs only ecgnb.data.records."
     code = textwrap.dedent('''
         import sys, importlib.abc
         class Block(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path, target=None):
                 if name == 'ecgnb.data.core': raise ImportError('blocked for the test')
         sys.meta_path.insert(0, Block())
-        import ecgnb.viz as v
+        import ecgnb.viz.plots as v
         assert 'ecgnb.data.core' not in sys.modules
         assert v.LEADS12 == ['I','II','III','aVR','aVL','aVF','V1','V2','V3','V4','V5','V6'], v.LEADS12
         t = __import__('numpy').linspace(0, 10, 1000)
@@ -43,7 +43,7 @@ def test_lead_names_without_data_core():
 def test_png_pixels_match_millimetres(tmp_path):
     "Saved at 254 dpi (10 px/mm) the paper of a 10 s 4x3 plot is 265 mm x 120 mm plus 12 mm x 20 mm of margins."
     from PIL import Image
-    from ecgnb.viz import plot_ecg
+    from ecgnb.viz.plots import plot_ecg
     import matplotlib.pyplot as plt
     fig = plot_ecg(toy(500, 10), 500)
     fig.savefig(tmp_path / 'p.png', dpi=254)
@@ -55,7 +55,7 @@ def test_png_pixels_match_millimetres(tmp_path):
 def test_fallback_in_plain_python(capsys):
     "Without any IPython shell the browser still builds and its static fallback renders figures."
     from types import SimpleNamespace
-    from ecgnb.viz import ECGBrowser, show_records
+    from ecgnb.viz.plots import ECGBrowser, show_records
     import matplotlib.pyplot as plt
     X = np.stack([toy(100, 5, seed=i) for i in range(4)])
     ds = SimpleNamespace(X=X, Y=np.eye(4, 2, dtype=np.uint8), classes=['A', 'B'], fs=100,
@@ -71,7 +71,7 @@ def test_fallback_in_plain_python(capsys):
 
 def test_plot_is_fast():
     "A 12-lead 500 Hz 4x3 plot, drawn, stays well under a second (median of 3; generous on shared CI)."
-    from ecgnb.viz import plot_ecg
+    from ecgnb.viz.plots import plot_ecg
     import matplotlib.pyplot as plt
     x = toy(500, 10)
     times = []
@@ -92,7 +92,7 @@ def test_browser_in_a_live_kernel():
         import numpy as np
         from types import SimpleNamespace
         from ecgnb.core import in_notebook
-        from ecgnb.viz import ECGBrowser
+        from ecgnb.viz.plots import ECGBrowser
         from ecgnb.data.synthetic import synth_ecg
         X = synth_ecg([{'NORM'}] * 3, 50, fs=100, seconds=10).X
         ds = SimpleNamespace(X=X, Y=np.eye(3, dtype=np.uint8), classes=list('abc'), fs=100,

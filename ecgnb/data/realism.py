@@ -211,9 +211,9 @@ def feature_frame(X,                  # ECGs [N, 12, T] in mV
                   index=None,         # row labels (e.g. ecg_id)
                  ) -> pd.DataFrame:
     "`ecg_features` of every record as a frame (one row per record)."
-    from ecgnb.data.synthetic import _pool_map
+    from ecgnb.data.synthetic import pool_map
     chunks = np.array_split(np.arange(len(X)), max(1, min(len(X), 4 * n_workers)))
-    rows = sum(_pool_map(_features_chunk, [(np.asarray(X)[c], fs) for c in chunks if len(c)], n_workers), [])
+    rows = sum(pool_map(_features_chunk, [(np.asarray(X)[c], fs) for c in chunks if len(c)], n_workers), [])
     return pd.DataFrame(rows, index=index)
 
 def cached_features(key: dict,       # what identifies the features (source, ids, versions, fs)

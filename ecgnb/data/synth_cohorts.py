@@ -14,8 +14,8 @@ from .synth_physio import SYN_LEADS, ptbxl_statements
 from .synth_signal import synth_ecg, frontal_axis
 
 # %% auto #0
-__all__ = ['SUPERCLASS_CODES', 'CPSC_LABELS', 'wfdb_header', 'write_wfdb', 'sample_ptbxl_codes', 'label_noise',
-           'make_ptbxl_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
+__all__ = ['SUPERCLASS_CODES', 'CPSC_LABELS', 'wfdb_header', 'write_wfdb', 'sample_ptbxl_codes', 'label_noise', 'strat_folds',
+           'codes_ok', 'pool_map', 'make_ptbxl_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
 
 # %% ../../nbs/07c_data.synth_cohorts.ipynb #96258ab8
 def wfdb_header(name, fs, d, sig_names, gain=1000.0):
@@ -102,7 +102,7 @@ def _axis_label(deg):
     return np.select([deg < -90, deg < -45, deg < -30, deg <= 90, deg <= 120],
                      ['SUP', 'ALAD', 'LAD', 'MID', 'RAD'], 'ARAD')
 
-def _strat_folds(groups, label_key, rng, k=10):
+def strat_folds(groups, label_key, rng, k=10):
     "Patient-grouped folds 1..k, stratified on `label_key` (one string per patient)."
     folds = np.zeros(len(groups), int)
     order = rng.permutation(len(groups))
@@ -121,10 +121,10 @@ def _maybe(cond, values):
     out[cond] = vals[cond]
     return out
 
-def _codes_ok(codes, path):
+def codes_ok(codes, path):
     if not len(codes): raise ValueError(f'{path}: asked for an empty cohort; pass n >= 1.')
 
-def _pool_map(fn, jobs, n_workers):
+def pool_map(fn, jobs, n_workers):
     "Map `fn` over `jobs` in order, in `n_workers` processes (1: in this process)."
     if n_workers is None: n_workers = 1
     if n_workers <= 1 or len(jobs) <= 1:
@@ -164,7 +164,7 @@ def _ptbxl_patients(scp, n, rng):
     sup = ['|'.join(sorted({stmts.diagnostic_class[c] for c in d if c in diag})) or 'none' for d in scp]
     first = {}
     for i, p in enumerate(rec_pat): first.setdefault(p, sup[i])
-    pfold = _strat_folds(np.arange(n_pat), [first[p] for p in range(n_pat)], rng)
+    pfold = strat_folds(np.arange(n_pat), [first[p] for p in range(n_pat)], rng)
     return dict(rec_pat=rec_pat, patient_id=pat_ids[rec_pat], age=ages, sex=pat_sex[rec_pat], fold=pfold[rec_pat])
 
 def _ptbxl_database(scp, ids, pt, m, rng) -> pd.DataFrame:
@@ -213,7 +213,7 @@ def make_ptbxl_cohort(path,                       # folder to write (created)
     `records100/` (and `records500/`), WFDB format 16 at 1000 adu/mV. Returns `path`."""
     path = Path(path)
     rng = np.random.default_rng([seed, 1])
-    _codes_ok(range(n), path)
+    codes_ok(range(n), path)
     scp = sample_ptbxl_codes(n, rng)
     pt = _ptbxl_patients(scp, n, rng)
     ids = np.arange(1, n + 1)
@@ -221,7 +221,7 @@ def make_ptbxl_cohort(path,                       # folder to write (created)
     jobs = [(str(path), ids[c], [gen_codes[i] for i in c], pt['age'][c], [seed, 2, k], records500, noise)
             for k, c in enumerate(np.array_split(np.arange(n), max(1, int(np.ceil(n / chunk)))))]
     path.mkdir(parents=True, exist_ok=True)
-    res = _pool_map(_ptbxl_chunk, jobs, n_workers)
+    res = pool_map(_ptbxl_chunk, jobs, n_workers)
     m = {k: np.concatenate([r[k] for r in res]) for k in res[0]}
     _ptbxl_database(scp, ids, pt, m, rng).to_csv(path/'ptbxl_database.csv')
     ptbxl_statements().to_csv(path/'scp_statements.csv')
@@ -267,7 +267,7 @@ def make_cpsc2018_cohort(path, n: int = 400, seed: int = 0, max_seconds: float |
     The real files are zlib-compressed MAT v5; `compress=True` does the same (10x slower to write, same content)."""
     path = Path(path)
     rng = np.random.default_rng([seed, 5])
-    _codes_ok(range(n), path)
+    codes_ok(range(n), path)
     labels = sample_cpsc_labels(n, rng)
     codes = [set().union(*[CPSC_LABELS[l][1] for l in ls]) for ls in labels]
     for c in codes:
@@ -290,7 +290,7 @@ def make_cpsc2018_cohort(path, n: int = 400, seed: int = 0, max_seconds: float |
             jobs.append((str(path), [names[i] for i in c], [folder[i] for i in c], [codes[i] for i in c], ages[c],
                          sexes[c], float(sec), np.round(secs[c] * 500).astype(int), [seed, 6, k], noise, compress))
             k += 1
-    _pool_map(_cpsc_chunk, jobs, n_workers)
+    pool_map(_cpsc_chunk, jobs, n_workers)
     ref = pd.DataFrame({'Recording': names,
                         'First_label': [ls[0] for ls in labels],
                         'Second_label': [ls[1] if len(ls) > 1 else None for ls in labels],

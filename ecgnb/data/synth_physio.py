@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 # %% auto #0
-__all__ = ['SYN_LEADS', 'DOWER', 'WAVES', 'TERRITORY', 'leads_from_independent', 'dipole_to_leads', 'ptbxl_statements',
-           'age_heart_rate', 'beat_parameters']
+__all__ = ['SYN_LEADS', 'DOWER', 'WAVES', 'REPOL', 'TERRITORY', 'leads_from_independent', 'dipole_to_leads', 'unit_vector',
+           'ptbxl_statements', 'age_heart_rate', 'beat_parameters']
 
 # %% ../../nbs/07a_data.synth_physio.ipynb #685606f3
 SYN_LEADS = ('I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6')
@@ -44,7 +44,7 @@ def dipole_to_leads(dipole):
 # %% ../../nbs/07a_data.synth_physio.ipynb #95cde811
 WAVES = ('P1', 'P2', 'Q', 'R', 'S', 'Rp', 'ST', 'T', 'Tb', 'U')
 _W = {w: i for i, w in enumerate(WAVES)}
-_REPOL = np.array([w in ('ST', 'T', 'Tb', 'U') for w in WAVES])   # offsets that stretch with the RR interval
+REPOL = np.array([w in ('ST', 'T', 'Tb', 'U') for w in WAVES])   # offsets that stretch with the RR interval
 # adult template: offset from the R peak (s), width (s), dipole vector (mV, Frank X/Y/Z)
 _ADULT = {
     'P1': (-0.160, 0.020, ( 0.058, 0.057, -0.018)),
@@ -62,7 +62,7 @@ _R_INFANT = np.array([-0.50, 0.90, -1.30])   # right-ventricular dominance of th
 _ROT_DEG = (10.0, 18.0, 12.0)                 # SD of the heart's orientation about X, Y (horizontal plane), Z (frontal)
 _QRS_ONSET = -0.038                           # nominal QRS onset relative to R (adult)
 
-def _unit(v):
+def unit_vector(v):
     v = np.asarray(v, dtype=float)
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
@@ -208,7 +208,7 @@ def _base_waves(age, rng) -> dict:
     amp += rng.normal(0, 0.06, (n, W, 3)) * np.linalg.norm(amp, axis=-1, keepdims=True)
     mu += rng.normal(0, 0.003, (n, W))
     sig *= rng.lognormal(0, 0.08, (n, W))
-    return dict(mu=mu, sig=sig, amp=amp, child=child, qs=qs, gain=gain, pr=pr, u_R=_unit(amp[:, _W['R']]),
+    return dict(mu=mu, sig=sig, amp=amp, child=child, qs=qs, gain=gain, pr=pr, u_R=unit_vector(amp[:, _W['R']]),
                 nR=np.linalg.norm(amp[:, _W['R']], axis=-1), nT=np.linalg.norm(amp[:, _W['T']], axis=-1))
 
 # %% ../../nbs/07a_data.synth_physio.ipynb #7f947d46
@@ -229,7 +229,7 @@ def _bundle_branch(s, codes, rng):
     amp, mu, sig, nR, nT, U = s['amp'], s['mu'], s['sig'], s['nR'], s['nT'], _uniform(rng)
     m = _has(codes, 'CLBBB')
     if m.any():
-        v = _unit(np.array([0.9, 0.2, 0.9]) + rng.normal(0, 0.1, (m.sum(), 3)))
+        v = unit_vector(np.array([0.9, 0.2, 0.9]) + rng.normal(0, 0.1, (m.sum(), 3)))
         k = (nR[m] * U(0.9, 1.3, m))[:, None]
         amp[m, _W['Q']] = 0; amp[m, _W['S']] = 0
         amp[m, _W['R']] = v * k; mu[m, _W['R']] = -0.005; sig[m, _W['R']] = 0.022
@@ -237,11 +237,11 @@ def _bundle_branch(s, codes, rng):
         amp[m, _W['ST']] = -v * U(0.08, 0.16, m)[:, None]
         amp[m, _W['T']] = -v * (nT[m] * U(0.8, 1.2, m))[:, None]; amp[m, _W['Tb']] = -v * 0.3 * nT[m][:, None]
     m = _has(codes, 'CRBBB')
-    amp[m, _W['Rp']] = _unit(np.array([-0.5, 0.05, -0.7]) + rng.normal(0, 0.08, (m.sum(), 3))) * U(0.6, 1.0, m)[:, None]
+    amp[m, _W['Rp']] = unit_vector(np.array([-0.5, 0.05, -0.7]) + rng.normal(0, 0.08, (m.sum(), 3))) * U(0.6, 1.0, m)[:, None]
     mu[m, _W['Rp']] = 0.062; sig[m, _W['Rp']] = 0.022; sig[m, _W['S']] *= 1.5; mu[m, _W['S']] += 0.01
     amp[m, _W['T'], 2] += 0.15
     m = _has(codes, 'IRBBB') & ~_has(codes, 'CRBBB')
-    amp[m, _W['Rp']] = _unit(np.array([-0.5, 0.05, -0.7]) + rng.normal(0, 0.08, (m.sum(), 3))) * U(0.3, 0.55, m)[:, None]
+    amp[m, _W['Rp']] = unit_vector(np.array([-0.5, 0.05, -0.7]) + rng.normal(0, 0.08, (m.sum(), 3))) * U(0.3, 0.55, m)[:, None]
     mu[m, _W['Rp']] = 0.044; sig[m, _W['Rp']] = 0.013
 
 def _fascicular_av(s, codes, rng):
@@ -262,7 +262,7 @@ def _infarction(s, codes, rng):
     for code, terr in _MI_TERRITORY.items():
         m = _has(codes, code)
         if not m.any(): continue
-        d = _unit(TERRITORY[terr])
+        d = unit_vector(TERRITORY[terr])
         k = m.sum()
         amp[m, _W['Q']] -= d * U(0.25, 0.5, m)[:, None]; mu[m, _W['Q']] = -0.03; sig[m, _W['Q']] = 0.016
         proj = np.clip(amp[m, _W['R']] @ d, 0, None)
@@ -283,14 +283,14 @@ def _st_t(s, codes, rng):
     amp[m, _W['ST']] -= u_R[m] * U(0.05, 0.12, m)[:, None]; amp[m, _W['T']] *= U(-1.0, -0.3, m)[:, None]; amp[m, _W['Tb']] *= -0.3
     for code, terr in _ISC_TERRITORY.items():
         m = _has(codes, code)
-        amp[m, _W['T']] -= _unit(TERRITORY[terr]) * (U(0.9, 1.5, m) * nT[m])[:, None]
-        amp[m, _W['ST']] -= _unit(TERRITORY[terr]) * U(0.03, 0.1, m)[:, None]
+        amp[m, _W['T']] -= unit_vector(TERRITORY[terr]) * (U(0.9, 1.5, m) * nT[m])[:, None]
+        amp[m, _W['ST']] -= unit_vector(TERRITORY[terr]) * U(0.03, 0.1, m)[:, None]
     m = _has(codes, 'LNGQT'); mu[np.ix_(m, [7, 8, 9])] += U(0.08, 0.15, m)[:, None]; sig[m, _W['T']] *= 1.2
     m = _has(codes, 'STD_'); amp[m, _W['ST']] -= u_R[m] * U(0.1, 0.25, m)[:, None]; sig[m, _W['ST']] *= 1.2
     m = _has(codes, 'STE_')
     if m.any():
         terr = rng.choice(['inferior', 'anteroseptal', 'anterior', 'lateral'], m.sum())
-        amp[m, _W['ST']] += np.array([_unit(TERRITORY[t]) for t in terr]) * U(0.12, 0.3, m)[:, None]
+        amp[m, _W['ST']] += np.array([unit_vector(TERRITORY[t]) for t in terr]) * U(0.12, 0.3, m)[:, None]
 
 def _timing(s):
     "Scale the QRS waves by the record's conduction speed and place the P waves `pr` before QRS onset."
@@ -322,14 +322,14 @@ def _ectopic(s, rng):
     "Wave parameters of atrial ectopic beats (abnormal P, normal QRS) and ventricular ones (wide, no P, discordant T)."
     mu, sig, amp, n = s['mu'], s['sig'], s['amp'], len(s['mu'])
     pac_mu, pac_sig, pac_amp = mu.copy(), sig.copy(), amp.copy()
-    pdir = _unit(rng.normal(0, 1, (n, 3)) + np.array([0.2, -1.0, 0.2]) * (rng.random((n, 1)) < 0.5))
+    pdir = unit_vector(rng.normal(0, 1, (n, 3)) + np.array([0.2, -1.0, 0.2]) * (rng.random((n, 1)) < 0.5))
     pac_amp[:, _W['P1']] = pdir * rng.uniform(0.08, 0.15, (n, 1)); pac_amp[:, _W['P2']] = 0
     pac_mu[:, _W['P1']] += 0.03
     pvc_mu, pvc_sig, pvc_amp = mu.copy(), sig.copy(), np.zeros_like(amp)
-    vdir = _unit(rng.normal(0, 1, (n, 3)))
+    vdir = unit_vector(rng.normal(0, 1, (n, 3)))
     vk = rng.uniform(1.2, 2.2, (n, 1))
     pvc_amp[:, _W['R']] = vdir * vk; pvc_mu[:, _W['R']] = 0; pvc_sig[:, _W['R']] = rng.uniform(0.022, 0.03, n)
-    pvc_amp[:, _W['Rp']] = _unit(vdir + rng.normal(0, 0.4, (n, 3))) * vk * 0.6
+    pvc_amp[:, _W['Rp']] = unit_vector(vdir + rng.normal(0, 0.4, (n, 3))) * vk * 0.6
     pvc_mu[:, _W['Rp']] = 0.045; pvc_sig[:, _W['Rp']] = 0.028
     pvc_amp[:, _W['ST']] = -0.15 * vdir; pvc_amp[:, _W['T']] = -vdir * rng.uniform(0.4, 0.7, (n, 1))
     pvc_mu[:, _W['T']] = 0.30; pvc_sig[:, _W['T']] = 0.07

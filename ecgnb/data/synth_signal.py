@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synth_physio import (DOWER, SYN_LEADS, _REPOL, _unit, beat_parameters, leads_from_independent,
+from .synth_physio import (DOWER, SYN_LEADS, REPOL, unit_vector, beat_parameters, leads_from_independent,
                                      ptbxl_statements)
 
 # %% auto #0
@@ -106,8 +106,8 @@ def _render_beats(p, t, rr, types, seconds, T, fs):
     ri, bi = np.nonzero(keep)
     ty = types[ri, bi]
     rr_prev = np.where(bi > 0, rr[ri, np.maximum(bi, 1)], 60 / p['hr'][ri])
-    stretch = np.where(_REPOL[None], np.sqrt(np.clip(rr_prev, 0.25, 2.0))[:, None], 1.0)
-    wstretch = np.where(_REPOL[None], np.clip(rr_prev, 0.25, 2.0)[:, None] ** (1 / 3), 1.0)
+    stretch = np.where(REPOL[None], np.sqrt(np.clip(rr_prev, 0.25, 2.0))[:, None], 1.0)
+    wstretch = np.where(REPOL[None], np.clip(rr_prev, 0.25, 2.0)[:, None] ** (1 / 3), 1.0)
     mu = p['mu'][ty, ri] * stretch + t[ri, bi][:, None]
     sg = p['sig'][ty, ri] * wstretch
     am = p['amp'][ty, ri]
@@ -120,7 +120,7 @@ def _af_waves(D, p, tt, fs, rng):
     n = len(D)
     af = np.flatnonzero(p['af'])
     f0, fa = rng.uniform(4.5, 8, n), rng.uniform(0.03, 0.1, n) * p['gain']
-    fdir = _unit(np.array([-0.2, 0.4, -0.9]) + rng.normal(0, 0.2, (n, 3)))
+    fdir = unit_vector(np.array([-0.2, 0.4, -0.9]) + rng.normal(0, 0.2, (n, 3)))
     fph = rng.uniform(0, 2 * np.pi, n)
     if len(af):
         inst = f0[af, None] + 0.6 * np.sin(2 * np.pi * 0.13 * tt[None] + fph[af, None])

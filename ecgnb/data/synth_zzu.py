@@ -13,7 +13,7 @@ import pandas as pd
 
 from .synth_physio import SYN_LEADS
 from .synth_signal import synth_ecg
-from .synth_cohorts import write_wfdb, _codes_ok, _pool_map
+from .synth_cohorts import write_wfdb, codes_ok, pool_map
 
 # %% auto #0
 __all__ = ['ZZU_FINDINGS', 'ZZU_LENGTHS', 'ZZU_9LEADS', 'ZZU_RAIL_MV', 'ZZU_NOISE', 'zzu_vocabulary', 'sample_zzu_findings',
@@ -182,7 +182,7 @@ def make_zzu_cohort(path,                        # folder to write (created)
     path = Path(path)
     noise = ZZU_NOISE if noise is None else noise
     rng = np.random.default_rng([seed, 3])
-    _codes_ok(range(n), path)
+    codes_ok(range(n), path)
     rec_pat, sex, exam, age = _zzu_patients(n, rng)
     cols, ecgcode_csv, disease_csv, codes_df, groups = zzu_vocabulary()
     findings = sample_zzu_findings(age, rng)
@@ -200,7 +200,7 @@ def make_zzu_cohort(path,                        # folder to write (created)
     fname = [f'{p[:3]}/{p}/{e}' for p, e in zip(pid, eid)]
     jobs, order = _zzu_jobs(path, fname, codes, age, n9, secs, sat, seed, noise, chunk_samples)
     path.mkdir(parents=True, exist_ok=True)
-    res = _pool_map(_zzu_chunk, jobs, n_workers)
+    res = pool_map(_zzu_chunk, jobs, n_workers)
     bw, emg = np.empty(n), np.empty(n)
     bw[order] = np.concatenate([r['bw'] for r in res]); emg[order] = np.concatenate([r['emg'] for r in res])
     att = _zzu_attributes(cols, codes_df, fname, eid, pid, sex, age, secs, n9, findings, dis, bw, emg, rng)

@@ -17,7 +17,7 @@ from .synth_physio import *
 from .synth_signal import *
 from .synth_cohorts import *
 from .synth_zzu import *
-from .synth_cohorts import _pool_map, _strat_folds   # used by other modules' tests
+from .synth_cohorts import pool_map, strat_folds   # used by other modules' tests
 
 _all_ = ['SYN_LEADS', 'DOWER', 'WAVES', 'TERRITORY', 'SUPERCLASS_CODES', 'ZZU_FINDINGS', 'ZZU_LENGTHS', 'ZZU_9LEADS',
          'ZZU_RAIL_MV', 'ZZU_NOISE', 'CPSC_LABELS', 'leads_from_independent', 'dipole_to_leads', 'ptbxl_statements',
