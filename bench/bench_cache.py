@@ -6,8 +6,8 @@
 
 Without --ptbxl a corpus in the PTB-XL layout (records100/NNNNN/NNNNN_lr.{hea,dat}, format 16, 1000 adu/mV,
 ptbxl_database.csv, scp_statements.csv) is generated once under --workdir (records of the project's synthetic
-generator, ecgnb.data.synthetic.synth_ecg, with the five labels of the database below) and reused on later runs. The files are written by the project's WFDB writer
-(ecgnb.data.synthetic.write_wfdb), checked on every run to give the same bytes as wfdb.wrsamp (which itself takes
+generator, ecgnb.data.synth_signal.synth_ecg, with the five labels of the database below) and reused on later runs. The files are written by the project's WFDB writer
+(ecgnb.data.synth_cohorts.write_wfdb), checked on every run to give the same bytes as wfdb.wrsamp (which itself takes
 ~50 ms per record here, 20 minutes for the full corpus).
 
 Each measurement runs in its own subprocess so that its peak RSS (ru_maxrss of the process and of its worker
@@ -56,14 +56,14 @@ CODES = [{'NORM', 'SR'}, {'IMI', 'SR'}, {'LVH'}, {'NDT', 'AFIB'}, {'CRBBB'}]   #
 
 
 def _signals(ids, seed):
-    "10 s x 12 leads at 100 Hz per id [n, 1000, 12] from the project's generator (ecgnb.data.synthetic.synth_ecg)."
-    from ecgnb.data.synthetic import synth_ecg
+    "10 s x 12 leads at 100 Hz per id [n, 1000, 12] from the project's generator (ecgnb.data.synth_signal.synth_ecg)."
+    from ecgnb.data.synth_signal import synth_ecg
     return synth_ecg([CODES[i % 5] for i in ids], 60, fs=100, seconds=10, seed=seed).X.transpose(0, 2, 1)
 
 
 def write_record(d: Path, name: str, x):
-    "Write one record as wfdb.wrsamp(fmt='16', adc_gain=1000, baseline=0) does, with ecgnb.data.synthetic.write_wfdb."
-    from ecgnb.data.synthetic import write_wfdb
+    "Write one record as wfdb.wrsamp(fmt='16', adc_gain=1000, baseline=0) does, with ecgnb.data.synth_cohorts.write_wfdb."
+    from ecgnb.data.synth_cohorts import write_wfdb
     write_wfdb(d / name, x, 100, LEADS, gain=1000.0)
 
 

@@ -1,4 +1,4 @@
-"""Time the synthetic-cohort generator (ecgnb.data.synthetic) on a full-size cohort.
+"""Time the synthetic-cohort generator (ecgnb.data.synth_cohorts, ecgnb.data.synth_zzu) on a full-size cohort.
 
     python bench/bench_cohort.py                       # PTB-XL-sized: 21,837 records, records100 only, 2 workers
     python bench/bench_cohort.py --records500          # also records500 (100 Hz decimated from 500 Hz, as PTB-XL)
@@ -31,7 +31,8 @@ def main(argv=None):
     ap.add_argument('--out', default=None, help='keep the cohort in this folder')
     ap.add_argument('--read', action='store_true', help='also time reading it back with the real loader')
     a = ap.parse_args(argv)
-    from ecgnb.data import synthetic as syn
+    from ecgnb.data.synth_cohorts import make_ptbxl_cohort, make_cpsc2018_cohort
+    from ecgnb.data.synth_zzu import make_zzu_cohort
     n = a.n or dict(ptbxl=21837, zzu=14190, cpsc2018=6877)[a.dataset]
     root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix='bench-cohort-'))
     dest = root/a.dataset
@@ -39,11 +40,11 @@ def main(argv=None):
     cpu0 = os.times()
     t0 = time.perf_counter()
     if a.dataset == 'ptbxl':
-        syn.make_ptbxl_cohort(dest, n=n, seed=a.seed, records500=a.records500, n_workers=a.workers)
+        make_ptbxl_cohort(dest, n=n, seed=a.seed, records500=a.records500, n_workers=a.workers)
     elif a.dataset == 'zzu':
-        syn.make_zzu_cohort(dest, n=n, seed=a.seed, max_seconds=a.max_seconds, n_workers=a.workers)
+        make_zzu_cohort(dest, n=n, seed=a.seed, max_seconds=a.max_seconds, n_workers=a.workers)
     else:
-        syn.make_cpsc2018_cohort(dest, n=n, seed=a.seed, max_seconds=a.max_seconds, n_workers=a.workers)
+        make_cpsc2018_cohort(dest, n=n, seed=a.seed, max_seconds=a.max_seconds, n_workers=a.workers)
     dt = time.perf_counter() - t0
     cpu1 = os.times()
     cpu = (cpu1.user - cpu0.user) + (cpu1.children_user - cpu0.children_user) + (cpu1.system - cpu0.system) \

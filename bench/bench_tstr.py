@@ -43,7 +43,7 @@ def load_real(task: str, root=None, cache=None):
 def load_synthetic(task: str, n: int, seed: int, root: Path, classes, noise=1.0):
     "A fresh PTB-XL-shaped cohort of `n` records at 100 Hz: train (folds 1-8) and valid (fold 9), columns `classes`."
     from ecgnb.data.ptbxl import load_ptbxl
-    from ecgnb.data.synthetic import make_ptbxl_cohort
+    from ecgnb.data.synth_cohorts import make_ptbxl_cohort
     p = make_ptbxl_cohort(root/f'syn-{n}-{seed}', n=n, seed=seed, noise=noise, n_workers=1)
     ds = load_ptbxl(p, task=task, fs=100, cache_dir=root/f'cache-{n}-{seed}', n_workers=1)
     Y = np.zeros((len(ds.Y), len(classes)), np.uint8)

@@ -22,6 +22,8 @@ DEFERRED = {
     ('*', 'neurokit2'): 'heavy (about 2 s, many scientific packages); only the realism chapter delineates beats',
     ('*', 'sentence_transformers'): 'optional extra ecgnb[text]; imports transformers',
     ('*', 'IPython'): 'optional: only inside a live notebook',
+    ('viz.browser', 'ipywidgets'): 'widgets exist only inside a live notebook; importing ipywidgets imports IPython and comm '
+                                   '(about 0.3 s), and the figure front door ecgnb.viz.plots imports the browser',
     ('core', 'torch'): 'ecgnb.core is imported by the data loaders, which do not need torch (about 1 s to import)',
 }
 

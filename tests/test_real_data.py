@@ -263,7 +263,7 @@ def zzu_release_folder(real, dest: Path) -> Path:
     """The 23 records as a ZZU-pECG release folder: their own Child_ecg/ (linked, unchanged) plus the three CSV files
     the loader reads. AttributesDictionary.csv is written from the folder's records.csv (its columns renamed to the
     release's, values in the release's quoting); ECGCode.csv and DiseaseCode.csv are the release's dictionaries."""
-    from ecgnb.data.synthetic import zzu_vocabulary
+    from ecgnb.data.synth_zzu import zzu_vocabulary
     cols, ecg_code_csv, disease_csv, _, _ = zzu_vocabulary()
     src = real / 'zzu_pecg_23'
     dest.mkdir(parents=True)

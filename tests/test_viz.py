@@ -1,6 +1,6 @@
 """Checks of `ecgnb.viz.plots` (with `ecgnb.viz.ecg_paper` and `ecgnb.viz.browser`) that a notebook cannot make well: a fresh
 interpreter without `ecgnb.data.core`, plain Python with no IPython shell, the pixel size of a saved PNG, and speed.
-Test records come from the project's synthetic generator (`ecgnb.data.synthetic.synth_ecg`)."""
+Test records come from the project's synthetic generator (`ecgnb.data.synth_signal.synth_ecg`)."""
 import os
 import subprocess
 import sys
@@ -15,7 +15,7 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 
 def toy(fs=500, seconds=10, seed=0):
     "One synthetic normal 12-lead record [12, T] in mV."
-    from ecgnb.data.synthetic import synth_ecg
+    from ecgnb.data.synth_signal import synth_ecg
     return synth_ecg([{'NORM'}], 50, fs=fs, seconds=seconds, seed=seed).X[0].astype(np.float32)
 
 
@@ -93,7 +93,7 @@ def test_browser_in_a_live_kernel():
         from types import SimpleNamespace
         from ecgnb.core import in_notebook
         from ecgnb.viz.plots import ECGBrowser
-        from ecgnb.data.synthetic import synth_ecg
+        from ecgnb.data.synth_signal import synth_ecg
         X = synth_ecg([{'NORM'}] * 3, 50, fs=100, seconds=10).X
         ds = SimpleNamespace(X=X, Y=np.eye(3, dtype=np.uint8), classes=list('abc'), fs=100,
                              splits={'train': np.arange(2), 'test': np.array([2])})

@@ -3,7 +3,7 @@
 Used by tests/test_data_zzu.py and by the notebooks nbs/04a_data.zzu_meta.ipynb and nbs/04_data.zzu.ipynb (which add
 this folder to `sys.path`). The waveforms are real 10 s, 500 Hz PhysioNet/CinC 2021 records from
 `shared/data/real/cinc2021` when that folder exists, else records of the synthetic generator
-`ecgnb.data.synthetic.synth_ecg`; both are written with `ecgnb.data.synthetic.write_wfdb` (format 16, 1000 adu/mV),
+`ecgnb.data.synth_signal.synth_ecg`; both are written with `ecgnb.data.synth_cohorts.write_wfdb` (format 16, 1000 adu/mV),
 so there is one WFDB writer in the project. The CSV dictionaries are the package's copies in `ecgnb/assets/`.
 """
 from pathlib import Path
@@ -42,8 +42,8 @@ def real_signals(real, n_needed):
 
 
 def synthetic_signals(n, seed=0):
-    "`n` synthetic pediatric 10 s, 500 Hz records [12, 5000] (mV) from `ecgnb.data.synthetic.synth_ecg`."
-    from ecgnb.data.synthetic import synth_ecg
+    "`n` synthetic pediatric 10 s, 500 Hz records [12, 5000] (mV) from `ecgnb.data.synth_signal.synth_ecg`."
+    from ecgnb.data.synth_signal import synth_ecg
     return list(synth_ecg([{'NORM'}] * n, 8.0, fs=ZZU_FS, seconds=10, seed=seed).X.astype(np.float32))
 
 
@@ -54,7 +54,7 @@ def _sqi(leads):
 
 def make_zzu_sample(dest, real='auto', seed: int = 0) -> dict:
     "Write the 12-record ZZU-pECG copy under `dest`; returns dict(path, records, source ('real' or 'synthetic'))."
-    from ecgnb.data.synthetic import write_wfdb
+    from ecgnb.data.synth_cohorts import write_wfdb
     dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
     (dest/'ECGCode.csv').write_text(ZZU_ECG_CODE_CSV)
     (dest/'DiseaseCode.csv').write_text(ZZU_DISEASE_CODE_CSV)

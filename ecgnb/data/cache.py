@@ -163,6 +163,7 @@ def pid_alive(
     except PermissionError: return True
     return True
 
+# %% ../../nbs/01b_data.cache.ipynb #755fd1f1
 def remove_stale_temps(
     folder,  # where the temporary folders live
     prefix: str,  # their common name start, e.g. '.cache.tmp-' for '.cache.tmp-<pid>-<random>'
@@ -177,7 +178,7 @@ def remove_stale_temps(
             shutil.rmtree(p, ignore_errors=True); gone.append(p)
     return gone
 
-# %% ../../nbs/01b_data.cache.ipynb #755fd1f1
+# %% ../../nbs/01b_data.cache.ipynb #5a84eac8
 def cache_is_valid(
     cache_dir,  # the cache folder
     fingerprint: str | None = None,  # the fingerprint it must have (None: any)
@@ -187,6 +188,7 @@ def cache_is_valid(
     except (ECGDataError, OSError, ValueError, KeyError): return False
     return fingerprint is None or c.fingerprint == fingerprint
 
+# %% ../../nbs/01b_data.cache.ipynb #583b9782
 def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
     "Fill X.npy in `tmp` chunk by chunk (sequentially or in a pool); return (mask, n_clipped, extras)."
     N, n_leads = len(keys), args[1]

@@ -9,14 +9,18 @@ import collections
 import functools
 import hashlib
 import warnings
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.io
+import wfdb
 
 from ..core import atomic_write, data_root
-from .core import (ECGDataError, LEADS12, LabeledECG, build_cache, fix_length, parse_wfdb_header,
-                             read_wfdb, resample, stratified_folds)
+from .records import ECGDataError, LEADS12, fix_length, parse_wfdb_header, read_wfdb, resample
+from .cache import build_cache
+from .core import LabeledECG, stratified_folds
 
 # %% auto #0
 __all__ = ['CPSC_CLASSES', 'CPSC_SNOMED', 'CPSC_ABBREV', 'WINDOWS', 'REFERENCE_COLUMNS', 'AGE_BANDS', 'CPSC_SPLIT_SEED',
@@ -35,7 +39,6 @@ WINDOWS = {'first': 'pad', 'stretch': 'stretch', 'tile': 'tile'}
 # %% ../../nbs/03_data.cpsc2018.ipynb #49c65ae3
 def read_cpsc_mat(path):
     "Original-release `A*.mat` -> (data float32 [12,N] mV, age float, sex str); errors name the file."
-    import scipy.io
     p = Path(path)
     if not p.exists(): raise ECGDataError(f'{p}: record file not found. Check the CPSC2018 folder (TrainingSet1-3).')
     try:
@@ -51,9 +54,9 @@ def read_cpsc_mat(path):
     if not np.isfinite(data).all(): raise ECGDataError(f'{p}: NaN/inf samples in ECG.data; exclude or repair the record.')
     return data, (float(age[0]) if age.size else float('nan')), (str(sex[0]) if sex.size else '')
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #e23e2867
 def read_cinc_header(path) -> dict:
     "Parse a CinC-form `.hea`: fs, n_samples, age, sex and the list of `# Dx:` SNOMED-CT codes."
-    import wfdb
     p = Path(path).with_suffix('.hea')
     if not p.exists(): raise ECGDataError(f'{p}: header not found. Check the CPSC2018 (CinC 2020) folder.')
     h = parse_wfdb_header(p.read_text(errors='replace'))           # fast path; wfdb for unusual headers
@@ -87,6 +90,7 @@ def detect_cpsc_form(path) -> str:
     raise ECGDataError(f'{root}: {with_hea} .mat files have a .hea header and {len(mats) - with_hea} do not; the '
                        'folder mixes the original and the CinC forms. Point at one of them.')
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #933c6e31
 REFERENCE_COLUMNS = ['Recording', 'First_label', 'Second_label', 'Third_label']
 
 def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, first row per record kept)
@@ -117,6 +121,7 @@ def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, fi
         labels.append(labs)
     return pd.DataFrame({'record': ref.Recording.tolist(), 'labels': labels, 'first_label': [l[0] for l in labels]})
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #0538dd60
 def _original_labels(root: Path, reference=None):
     "Records (relative keys) and label lists of the original release, from REFERENCE.csv."
     refs = [Path(reference)] if reference else sorted(root.rglob('REFERENCE.csv'))
@@ -207,7 +212,6 @@ def make_split_asset(reference,                    # the REFERENCE.csv to split
 
 def split_asset_path() -> Path:
     "Where the shipped CPSC2018 split lives (`ecgnb/assets/cpsc2018_folds.csv`)."
-    from importlib import resources
     return Path(str(resources.files('ecgnb')/'assets'/SPLIT_ASSET))
 
 def write_split_asset(reference,                   # the REFERENCE.csv to split
@@ -215,9 +219,8 @@ def write_split_asset(reference,                   # the REFERENCE.csv to split
                       seed: int = CPSC_SPLIT_SEED,  # stratification seed
                       ) -> Path:
     "Compute the split from `reference` and write it (atomically) with a header saying how it was made."
-    import hashlib as _h
     df = make_split_asset(reference, seed)
-    sha = _h.sha256(Path(reference).read_bytes()).hexdigest()
+    sha = hashlib.sha256(Path(reference).read_bytes()).hexdigest()
     path = Path(path) if path else split_asset_path()
     head = (f'# CPSC2018 training set: 10-fold split of {len(df)} records, keyed by record name (same for the original\n'
             f'# .mat release and the CinC 2020 WFDB re-release). Made by ecgnb.data.cpsc2018.make_split_asset: iterative\n'
@@ -252,6 +255,7 @@ def _cpsc_reader(key, root, form, fs, n_samples, policy, leads):
     sig = fix_length(resample(sig, src_fs, fs), n_samples, policy)
     return sig, mask, dict(n_samples_raw=int(n_raw), age=age, sex=sex)
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #e0bda51d
 SPLITS = ('asset', 'stratify')
 
 def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
@@ -272,6 +276,7 @@ def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
                     split_file=str(default_file))
     return folds, info
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #36aa4279
 def load_cpsc2018(path,                        # the CPSC2018 folder, either published form
                   fs: float = 100,             # sampling rate of the returned signals
                   seconds: float = 10,         # window length

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .core import ECGDataError
+from .records import ECGDataError
 
 # %% auto #0
 __all__ = ['SOURCES', 'AXES', 'LABEL_COLUMNS', 'label_space_path', 'validate_label_space', 'read_label_space', 'zzu_base_code',
@@ -31,6 +31,7 @@ def label_space_path() -> Path:
     "Path of the packaged `label_space.csv`."
     return Path(str(resources.files('ecgnb') / 'assets' / 'label_space.csv'))
 
+# %% ../../nbs/05_data.labels.ipynb #2a3223a6
 def _split_labels(s) -> list:
     return [l for l in str(s).split('|') if l]
 
@@ -54,6 +55,7 @@ def validate_label_space(df: pd.DataFrame, name='label_space.csv') -> pd.DataFra
                                    'a label has exactly one axis.')
     return df
 
+# %% ../../nbs/05_data.labels.ipynb #97570d84
 @functools.lru_cache(maxsize=8)
 def _read_cached(path: str, mtime: float) -> pd.DataFrame:
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -76,6 +78,7 @@ def zzu_base_code(token: str) -> str:
     m = _MOD_RE.match(str(token).strip())
     return m.group(1).strip() if m else str(token).strip()
 
+# %% ../../nbs/05_data.labels.ipynb #687af70a
 @functools.lru_cache(maxsize=32)
 def _lookup(source: str, path: str, mtime: float) -> dict:
     df = _read_cached(path, mtime)
@@ -132,6 +135,7 @@ def all_labels(path=None) -> list:
             if x not in out: out.append(x)
     return out
 
+# %% ../../nbs/05_data.labels.ipynb #32879c64
 def shared_labels(sources: Sequence[str] = SOURCES, path=None) -> list:
     "Labels that every source in `sources` maps at least one code to (table order)."
     if isinstance(sources, str): sources = [sources]
@@ -142,6 +146,7 @@ def shared_labels(sources: Sequence[str] = SOURCES, path=None) -> list:
     common = set.intersection(*per) if per else set()
     return [l for l in all_labels(path) if l in common]
 
+# %% ../../nbs/05_data.labels.ipynb #aa9940cd
 def axis_of(label: str, path=None) -> str:
     "PEACE axis of a shared label: 'rhythm', 'morphology', 'ST-T' or 'global'."
     df = read_label_space(path)
@@ -149,6 +154,7 @@ def axis_of(label: str, path=None) -> str:
         if label in _split_labels(lab): return ax
     raise ECGDataError(f'{label!r} is not a shared label; known labels: {all_labels(path)}')
 
+# %% ../../nbs/05_data.labels.ipynb #7e97fe06
 def label_codes(label: str, source: str, path=None) -> list:
     "Codes of `source` that map to shared `label` (the inverse of `map_labels`)."
     if source not in SOURCES: raise ECGDataError(f'unknown label source {source!r}; use one of {SOURCES}.')

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..core import data_root
-from .core import ECGDataError, LEADS12, LabeledECG, build_cache, wfdb_reader
+from .records import ECGDataError, LEADS12, wfdb_reader
+from .cache import build_cache
+from .core import LabeledECG
 
 # %% auto #0
 __all__ = ['DB_REQUIRED', 'STATEMENTS_REQUIRED', 'PTBXL_TASKS', 'read_ptbxl_database', 'read_scp_statements', 'aggregate_labels',
@@ -35,6 +37,7 @@ def _check_columns(df, required, path):
     miss = [c for c in required if c not in df.columns]
     if miss: raise ECGDataError(f'{path}: missing column(s) {miss}. Is this the PTB-XL file, unmodified?')
 
+# %% ../../nbs/02_data.ptbxl.ipynb #d492c9bb
 def read_ptbxl_database(path) -> pd.DataFrame:
     "`ptbxl_database.csv` (folder or file) indexed by `ecg_id`, with `scp_codes` parsed into dicts."
     p = _csv_path(path, 'ptbxl_database.csv')
@@ -52,6 +55,7 @@ def read_ptbxl_database(path) -> pd.DataFrame:
     df['strat_fold'] = df.strat_fold.astype(int)
     return df
 
+# %% ../../nbs/02_data.ptbxl.ipynb #64f9d000
 def read_scp_statements(path) -> pd.DataFrame:
     "`scp_statements.csv` (folder or file) indexed by statement code; flag columns as 0/1 ints."
     p = _csv_path(path, 'scp_statements.csv')

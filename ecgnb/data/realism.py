@@ -5,14 +5,24 @@
 # %% ../../nbs/08_data.realism.ipynb #e5e43077
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import wfdb
+from scipy.stats import wasserstein_distance
 
+from ..core import atomic_write, data_root
+from .records import find_real_samples
+from .ptbxl import read_ptbxl_database, read_scp_statements, aggregate_labels
 from .synth_physio import SYN_LEADS
+from .synth_signal import synth_ecg
+from .synth_cohorts import pool_map
+from .synth_zzu import ZZU_FINDINGS, zzu_vocabulary
 
 # %% auto #0
 __all__ = ['INTERVALS', 'WAVE_AMPS', 'NOISE', 'FEATURE_VERSION', 'SUPERCLASSES', 'real_root', 'ptbxl_half', 'noise_features',
@@ -23,7 +33,6 @@ __all__ = ['INTERVALS', 'WAVE_AMPS', 'NOISE', 'FEATURE_VERSION', 'SUPERCLASSES',
 def real_root(required: bool | None = None,  # raise if missing; default: only when `$CI` is true
              ) -> Path | None:
     "The folder of real ECG samples (`shared/data/real`), or None; in CI (`CI=true`) a missing folder is an error."
-    from ecgnb.data.core import find_real_samples
     p = find_real_samples()
     if required is None: required = os.environ.get('CI', '').lower() in ('1', 'true', 'yes')
     if p is None and required:
@@ -32,6 +41,7 @@ def real_root(required: bool | None = None,  # raise if missing; default: only w
                                 'next to it; locally, set ECGNB_REAL_SAMPLES=/path/to/shared/data/real.')
     return p
 
+# %% ../../nbs/08_data.realism.ipynb #6e7601b9
 def ptbxl_half(ecg_id) -> np.ndarray:
     """The fixed split of PTB-XL's records 1-500: 'tune' for even `ecg_id` (the generator may be tuned on them),
     'eval' for odd ones (reported only)."""
@@ -144,7 +154,6 @@ def real_ptbxl_meta(root=None,        # the `shared/data/real` folder (default: 
                     seed: int = 0,
                    ) -> pd.DataFrame:
     "PTB-XL records 1-500 (one `half`) with age, SCP codes and superclasses, optionally subsampled."
-    from ecgnb.data.ptbxl import read_ptbxl_database, read_scp_statements, aggregate_labels
     base = Path(root or real_root(required=True))/'ptbxl-1.0.1-first500'
     db, st = read_ptbxl_database(base), read_scp_statements(base)
     labels, _ = aggregate_labels(db, st, 'superdiagnostic')
@@ -156,11 +165,11 @@ def real_ptbxl_meta(root=None,        # the `shared/data/real` folder (default: 
         db = db.groupby('superclass', group_keys=False).sample(frac=frac, random_state=seed).sort_index()
     return db[['age', 'sex', 'scp_codes', 'superclasses', 'superclass', 'half', 'path', 'filename_lr']]
 
+# %% ../../nbs/08_data.realism.ipynb #6945de3d
 def read_records(paths,            # WFDB record paths (without extension)
                  seconds: float = 10.0,  # first `seconds` of each record
                 ) -> tuple[np.ndarray, float]:
     "Read records with wfdb into [N, 12, T] mV in `SYN_LEADS` order (lead names matched case-insensitively)."
-    import wfdb
     out, fs = [], None
     for p in paths:
         r = wfdb.rdrecord(str(p))
@@ -173,10 +182,9 @@ def read_records(paths,            # WFDB record paths (without extension)
         out.append(x)
     return np.stack(out), float(fs)
 
-# %% ../../nbs/08_data.realism.ipynb #f35d3808
+# %% ../../nbs/08_data.realism.ipynb #5238aba2
 def real_zzu_meta(root=None) -> pd.DataFrame:
     "The 23 real ZZU-pECG records (`zzu_pecg_23/records.csv`) with age in years and generator codes for their findings."
-    from ecgnb.data.synthetic import ZZU_FINDINGS, zzu_vocabulary
     base = Path(root or real_root(required=True))/'zzu_pecg_23'
     df = pd.read_csv(base/'records.csv')
     aha = zzu_vocabulary()[3]['AHA(Category&Code)'].to_dict()        # description -> AHA code
@@ -187,6 +195,7 @@ def real_zzu_meta(root=None) -> pd.DataFrame:
     return df.assign(age=df.age_days_approx / 365.25, gen_codes=[codes(s) for s in df.aha_codes],
                      path=[str(base/'Child_ecg'/r) for r in df.record])
 
+# %% ../../nbs/08_data.realism.ipynb #6540b069
 def synthetic_twins(codes,          # one set of generator codes per record
                     age,            # ages (years)
                     fs: float = 500,  # sampling rate
@@ -195,7 +204,6 @@ def synthetic_twins(codes,          # one set of generator codes per record
                     noise: float | dict = 1.0,
                    ) -> np.ndarray:
     "One synthetic ECG per real record, with its codes and age, quantised to 1 µV as the cohort writers store it."
-    from ecgnb.data.synthetic import synth_ecg
     age = np.minimum(np.asarray(age, float), 90)      # PTB-XL writes 300 for ages over 89
     X = synth_ecg([set(c) for c in codes], age, fs=fs, seconds=seconds, seed=seed, noise=noise).X
     return np.round(X * 1000) / 1000
@@ -211,18 +219,16 @@ def feature_frame(X,                  # ECGs [N, 12, T] in mV
                   index=None,         # row labels (e.g. ecg_id)
                  ) -> pd.DataFrame:
     "`ecg_features` of every record as a frame (one row per record)."
-    from ecgnb.data.synthetic import pool_map
     chunks = np.array_split(np.arange(len(X)), max(1, min(len(X), 4 * n_workers)))
     rows = sum(pool_map(_features_chunk, [(np.asarray(X)[c], fs) for c in chunks if len(c)], n_workers), [])
     return pd.DataFrame(rows, index=index)
 
+# %% ../../nbs/08_data.realism.ipynb #8a309f4e
 def cached_features(key: dict,       # what identifies the features (source, ids, versions, fs)
                     compute,         # () -> DataFrame, called on a cache miss
                     cache_dir=None,  # default `data_root()/'realism'`
                    ) -> pd.DataFrame:
     "Features from `cache_dir/<hash of key>.csv`, computed and written atomically on a miss."
-    import hashlib, json
-    from ecgnb.core import atomic_write, data_root
     key = dict(key, feature_version=FEATURE_VERSION)
     h = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     p = Path(cache_dir or data_root()/'realism')/f'features-{h}.csv'
@@ -239,7 +245,6 @@ def feature_distances(real: pd.DataFrame,   # features of real records (one row 
                      ) -> pd.DataFrame:
     """Per feature: means and SDs, the standardised mean difference (synthetic minus real over the pooled SD) and the
     Wasserstein-1 distance, raw and divided by the real SD (so features of different units compare)."""
-    from scipy.stats import wasserstein_distance
     features = features or [c for c in real.columns if c in syn.columns]
     rows = {}
     for f in features:
@@ -276,6 +281,7 @@ def plot_feature_distributions(frames: dict,     # name -> feature frame, e.g. {
     fig.tight_layout()
     return fig
 
+# %% ../../nbs/08_data.realism.ipynb #5a299668
 def plot_r_progression(frames: dict, title: str | None = 'R and S amplitude from V1 to V6 (median and IQR)'):
     "Median R and S amplitude per precordial lead with interquartile bands, one colour per frame; returns the Figure."
     import matplotlib.pyplot as plt

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import wfdb
+from scipy.signal import resample as fft_resample, resample_poly
 
 # %% auto #0
 __all__ = ['LEADS12', 'FIX_POLICIES', 'ECGDataError', 'normalize_lead_name', 'find_real_samples', 'parse_wfdb_header',
@@ -20,6 +22,7 @@ __all__ = ['LEADS12', 'FIX_POLICIES', 'ECGDataError', 'normalize_lead_name', 'fi
 class ECGDataError(ValueError):
     "Bad or unexpected ECG input; the message names the file (or record) and the fix."
 
+# %% ../../nbs/01a_data.records.ipynb #ee5e8664
 LEADS12 = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
 _LEAD_LOOKUP = {n.lower(): n for n in LEADS12}
 
@@ -115,7 +118,6 @@ def _read_fast(base: Path, hea: Path):
 
 def _read_signals(base: Path, hea: Path, engine: str):
     "(sig [T, C] physical units, signal names, fs) by the fast path or wfdb; every failure is an `ECGDataError`."
-    import wfdb
     try:
         got = _read_fast(base, hea) if engine in ('auto', 'fast') else None
         if got is None:
@@ -183,7 +185,6 @@ def resample(
     x = np.asarray(x)
     if fs_in <= 0 or fs_out <= 0: raise ValueError(f'sampling rates must be positive, got {fs_in} -> {fs_out}')
     if np.isclose(fs_in, fs_out): return x.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
     r = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
     return resample_poly(x, r.numerator, r.denominator, axis=axis).astype(np.float32)
 
@@ -206,9 +207,7 @@ def fix_length(
         raise ECGDataError(f"signal has {t} samples, fewer than {n}; policy 'crop' cannot lengthen it. "
                            "Use policy='pad', 'stretch' or 'tile'.")
     elif policy == 'pad': out = np.concatenate([x, np.zeros(x.shape[:-1] + (n - t,), x.dtype)], -1)
-    elif policy == 'stretch':
-        from scipy.signal import resample as fft_resample
-        out = fft_resample(x, n, axis=-1).astype(x.dtype)
+    elif policy == 'stretch': out = fft_resample(x, n, axis=-1).astype(x.dtype)
     else: out = np.concatenate([x] * int(np.ceil(n / t)), -1)[..., :n]
     return np.moveaxis(out, -1, axis)
 

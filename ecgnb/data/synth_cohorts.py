@@ -5,17 +5,21 @@
 # %% ../../nbs/07c_data.synth_cohorts.ipynb #40a95628
 from __future__ import annotations
 
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.io
+from scipy.signal import resample_poly
 
 from .synth_physio import SYN_LEADS, ptbxl_statements
 from .synth_signal import synth_ecg, frontal_axis
 
 # %% auto #0
-__all__ = ['SUPERCLASS_CODES', 'CPSC_LABELS', 'wfdb_header', 'write_wfdb', 'sample_ptbxl_codes', 'label_noise', 'strat_folds',
-           'codes_ok', 'pool_map', 'make_ptbxl_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
+__all__ = ['SUPERCLASS_CODES', 'CPSC_LABELS', 'wfdb_header', 'write_wfdb', 'sample_ptbxl_codes', 'label_noise', 'codes_ok',
+           'pool_map', 'strat_folds', 'make_ptbxl_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
 
 # %% ../../nbs/07c_data.synth_cohorts.ipynb #96258ab8
 def wfdb_header(name, fs, d, sig_names, gain=1000.0):
@@ -82,6 +86,7 @@ def sample_ptbxl_codes(n, rng, p_norm=0.44, p_nodiag=0.015):
         out.append(d)
     return out
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #cb946c99
 def label_noise(scp, rng, p=0.06):
     """Generator codes per record: the stated codes, except in a share `p` of records where one stated diagnostic
     finding is missing from the signal or an unstated mild one is present (the reader disagreement real labels carry)."""
@@ -96,12 +101,20 @@ def label_noise(scp, rng, p=0.06):
         out.append(c)
     return out
 
-_DEVICES = ['CS-12   E', 'AT-6 C 5.5', 'AT-60    3', 'CS100    3', 'AT-6     6', 'AT-6 C', 'CS-12']
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #0a684c11
+def codes_ok(codes, path):
+    if not len(codes): raise ValueError(f'{path}: asked for an empty cohort; pass n >= 1.')
 
-def _axis_label(deg):
-    return np.select([deg < -90, deg < -45, deg < -30, deg <= 90, deg <= 120],
-                     ['SUP', 'ALAD', 'LAD', 'MID', 'RAD'], 'ARAD')
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #d5868480
+def pool_map(fn, jobs, n_workers):
+    "Map `fn` over `jobs` in order, in `n_workers` processes (1: in this process)."
+    if n_workers is None: n_workers = 1
+    if n_workers <= 1 or len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(n_workers, mp_context=mp.get_context('fork')) as ex:
+        return list(ex.map(fn, jobs))
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #8d158702
 def strat_folds(groups, label_key, rng, k=10):
     "Patient-grouped folds 1..k, stratified on `label_key` (one string per patient)."
     folds = np.zeros(len(groups), int)
@@ -112,31 +125,9 @@ def strat_folds(groups, label_key, rng, k=10):
         folds[idx] = (np.arange(len(idx)) + rng.integers(k)) % k + 1
     return folds
 
-# %% ../../nbs/07c_data.synth_cohorts.ipynb #0a684c11
-def _maybe(cond, values):
-    "Object array: `values` where `cond`, NaN (an empty CSV cell) elsewhere."
-    cond = np.asarray(cond, bool)
-    out = np.full(len(cond), np.nan, dtype=object)
-    vals = np.broadcast_to(np.asarray(values, dtype=object), cond.shape)
-    out[cond] = vals[cond]
-    return out
-
-def codes_ok(codes, path):
-    if not len(codes): raise ValueError(f'{path}: asked for an empty cohort; pass n >= 1.')
-
-def pool_map(fn, jobs, n_workers):
-    "Map `fn` over `jobs` in order, in `n_workers` processes (1: in this process)."
-    if n_workers is None: n_workers = 1
-    if n_workers <= 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs]
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing as mp
-    with ProcessPoolExecutor(n_workers, mp_context=mp.get_context('fork')) as ex:
-        return list(ex.map(fn, jobs))
-
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #982a6859
 def _ptbxl_chunk(job):
     "Generate and write one chunk of PTB-XL records; return per-record measurements for the database."
-    from scipy.signal import resample_poly
     root, ids, codes, ages, seed, records500, noise = job
     fs = 500 if records500 else 100
     s = synth_ecg(codes, ages, fs=fs, seconds=10.0, seed=seed, noise=noise)
@@ -150,7 +141,7 @@ def _ptbxl_chunk(job):
                 n_pac=[int((b == 1).sum()) for b in s.beat_types], bw=s.params['baseline_wander'],
                 emg=s.params['emg'], acute=s.params['acute_mi'])
 
-# %% ../../nbs/07c_data.synth_cohorts.ipynb #8cec4b50
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #2e6f1d25
 def _ptbxl_patients(scp, n, rng):
     "Patients (1.16 records each), their ids, ages, sexes and superclass-stratified folds."
     n_pat = max(1, int(round(n * 0.865)))
@@ -166,6 +157,21 @@ def _ptbxl_patients(scp, n, rng):
     for i, p in enumerate(rec_pat): first.setdefault(p, sup[i])
     pfold = strat_folds(np.arange(n_pat), [first[p] for p in range(n_pat)], rng)
     return dict(rec_pat=rec_pat, patient_id=pat_ids[rec_pat], age=ages, sex=pat_sex[rec_pat], fold=pfold[rec_pat])
+
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #37ddcc49
+_DEVICES = ['CS-12   E', 'AT-6 C 5.5', 'AT-60    3', 'CS100    3', 'AT-6     6', 'AT-6 C', 'CS-12']
+
+def _axis_label(deg):
+    return np.select([deg < -90, deg < -45, deg < -30, deg <= 90, deg <= 120],
+                     ['SUP', 'ALAD', 'LAD', 'MID', 'RAD'], 'ARAD')
+
+def _maybe(cond, values):
+    "Object array: `values` where `cond`, NaN (an empty CSV cell) elsewhere."
+    cond = np.asarray(cond, bool)
+    out = np.full(len(cond), np.nan, dtype=object)
+    vals = np.broadcast_to(np.asarray(values, dtype=object), cond.shape)
+    out[cond] = vals[cond]
+    return out
 
 def _ptbxl_database(scp, ids, pt, m, rng) -> pd.DataFrame:
     "`ptbxl_database.csv` as a frame: the real file's columns, with signal-derived axis, noise and ectopy notes."
@@ -200,6 +206,7 @@ def _ptbxl_database(scp, ids, pt, m, rng) -> pd.DataFrame:
     db['validated_by_human'] = (db.strat_fold >= 9) | (rng.random(n) < 0.73)
     return db
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #fcac2636
 def make_ptbxl_cohort(path,                       # folder to write (created)
                       n: int = 2000,              # number of records
                       seed: int = 0,              # seed of labels, patients and signals
@@ -250,8 +257,8 @@ def sample_cpsc_labels(n, rng, p_multi=476 / 6877):
         out.append(ls)
     return out
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #35c7d0d2
 def _cpsc_chunk(job):
-    import scipy.io
     root, names, folders, codes, ages, sexes, seconds, lengths, seed, noise, compress = job
     s = synth_ecg(codes, ages, fs=500, seconds=seconds, seed=seed, noise=noise, powerline=50)
     for i, nm in enumerate(names):
@@ -260,6 +267,7 @@ def _cpsc_chunk(job):
                          {'ECG': {'sex': sexes[i], 'age': age, 'data': s.X[i, :, :lengths[i]]}}, do_compression=compress)
     return None
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #9c531049
 def make_cpsc2018_cohort(path, n: int = 400, seed: int = 0, max_seconds: float | None = None, noise: float | dict = 1.0,
                          n_workers: int | None = 1, chunk_samples: int = 3_000_000, compress: bool = False) -> Path:
     """Write a synthetic cohort in the original CPSC2018 layout under `path`: `TrainingSet{1,2,3}/A*.mat` (struct `ECG`

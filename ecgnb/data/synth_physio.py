@@ -153,6 +153,7 @@ PSVT,paroxysmal supraventricular tachycardia,,,1.0,,,Statements related to impul
 TRIGU,"trigeminal pattern (unknown origin, SV or Ventricular)",,,1.0,,,Statements related to ectopic rhythm abnormalities,"trigeminal pattern (unknown origin, SV or Ventricular)",,,,
 '''
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #57fc61da
 @functools.lru_cache(maxsize=1)
 def _statements():
     return pd.read_csv(io.StringIO(_SCP_STATEMENTS_CSV), index_col=0)
@@ -176,11 +177,13 @@ _MI_TERRITORY = {'IMI': 'inferior', 'ILMI': 'inferolateral', 'IPMI': 'inferopost
 _ISC_TERRITORY = {'ISCIN': 'inferior', 'ISCIL': 'inferolateral', 'ISCAS': 'anteroseptal', 'ISCAN': 'anterior',
                   'ISCAL': 'anterolateral', 'ISCLA': 'lateral'}
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #df95a0aa
 def age_heart_rate(age_years):  # age in years (scalar or array)
     "Typical resting heart rate (bpm) by age: ~140 in the newborn, ~95 at 5 y, ~80 in adolescents, 70 in adults."
     a = np.asarray(age_years, dtype=float)
     return np.where(a < 18, 78 + 62 * np.exp(-a / 4.0), 70.0)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #ff628f34
 def _uniform(rng):
     "`U(lo, hi, mask)`: one uniform draw per selected record."
     return lambda lo, hi, m: rng.uniform(lo, hi, int(m.sum()))
@@ -335,6 +338,7 @@ def _ectopic(s, rng):
     pvc_mu[:, _W['T']] = 0.30; pvc_sig[:, _W['T']] = 0.07
     return (mu, pac_mu, pvc_mu), (sig, pac_sig, pvc_sig), (amp, pac_amp, pvc_amp)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #211f1714
 def beat_parameters(codes,  # one set of SCP-style codes per record
                     age,    # age in years, one per record
                     rng,    # a `numpy.random.Generator`

@@ -85,6 +85,7 @@ class SynthECG:
     params: dict         # per-record generator settings (hr, pr, qrs_scale, af, ...)
     leads: tuple = SYN_LEADS
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #fda463fe
 _NOISE_KINDS = ('wander', 'emg', 'powerline')
 
 def _noise_scales(noise) -> dict:
@@ -128,7 +129,7 @@ def _af_waves(D, p, tt, fs, rng):
         fw = fa[af, None] * (np.sin(ph) + 0.3 * np.sin(2 * ph + 1.0))
         D[af] += fdir[af, :, None] * fw[:, None, :]
 
-# %% ../../nbs/07b_data.synth_signal.ipynb #fda463fe
+# %% ../../nbs/07b_data.synth_signal.ipynb #4b398305
 def _electrode_noise(n, tt, fs, nz, powerline, rng):
     "Noise per electrode (RA, LA, LL, V1..V6) [N, 9, T]: baseline wander, EMG, powerline; and the per-record levels."
     T = len(tt)
@@ -155,6 +156,7 @@ def _add_electrode_noise(ind, el):
     ind[:, 2:] += el[:, 3:] - wct
     return ind
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #83bf0c6f
 def synth_ecg(codes,                      # one set of PTB-XL SCP codes per record, e.g. {'NORM', 'SR'}
               age,                        # age in years (one number, or one per record)
               fs: float = 100,            # sampling rate (Hz)

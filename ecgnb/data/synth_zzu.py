@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .zzu_meta import ZZU_COLUMNS, ZZU_ECG_CODE_CSV, ZZU_DISEASE_CODE_CSV
 from .synth_physio import SYN_LEADS
 from .synth_signal import synth_ecg
 from .synth_cohorts import write_wfdb, codes_ok, pool_map
@@ -46,11 +48,10 @@ _OTHER_ICD = ['J18.9', 'J06.9', 'A09.9', 'R56.0', 'J20.9', 'K59.0', 'D64.9', 'G4
 ZZU_LENGTHS = {30: .55, 10: .15, 20: .07, 15: .06, 60: .06, 5: .03, 12: .02, 24: .02, 40: .02, 120: .02}
 ZZU_9LEADS = ('I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V3', 'V5')
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #a9dd4051
 def zzu_vocabulary():
     """ZZU-pECG's column names and dictionaries as `ecgnb.data.zzu` reads them: (columns dict, ECGCode.csv text,
     DiseaseCode.csv text, ECGCode table, {disease group: [ICD-10 codes]}). One source of truth for writer and loader."""
-    import re
-    from ecgnb.data.zzu import ZZU_COLUMNS, ZZU_ECG_CODE_CSV, ZZU_DISEASE_CODE_CSV
     codes = pd.read_csv(io.StringIO(ZZU_ECG_CODE_CSV), keep_default_na=False).set_index('Description')
     dis = pd.read_csv(io.StringIO(ZZU_DISEASE_CODE_CSV), keep_default_na=False)
     groups = {}
@@ -59,6 +60,7 @@ def zzu_vocabulary():
         if re.search(r'[A-Z]\d\d\.\d', c): groups.setdefault(t, []).append(c.strip())
     return dict(ZZU_COLUMNS), ZZU_ECG_CODE_CSV, ZZU_DISEASE_CODE_CSV, codes, groups
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #790e0ff8
 def sample_zzu_findings(age, rng):
     "Draw ZZU-style findings (descriptions) per child; 'Normal ECG' when no abnormal finding is drawn."
     out = []
@@ -75,6 +77,7 @@ def sample_zzu_findings(age, rng):
         out.append(f)
     return out
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #c69672d3
 ZZU_RAIL_MV = 26.6   # the amplifier rail that ~12% of ZZU-pECG records touch
 #: noise of the pediatric cohort relative to `synth_ecg`'s adult default: the real ZZU-pECG records (chapter 08) carry
 #: ~10 dB less baseline wander and ~3 dB more high-frequency noise than PTB-XL's
@@ -168,6 +171,7 @@ def _zzu_attributes(cols, codes_df, fname, eid, pid, sex, age, secs, n9, finding
         cols['bassqi']: [sqi(np.clip(1 - bw[i] * rng.uniform(0.05, 0.3, 12), 0, 1), n9[i]) for i in range(n)],
         cols['bsqi']: [sqi(np.clip(1 - emg[i] * rng.uniform(1, 6, 12), 0, 1), n9[i]) for i in range(n)]})
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #86e7d7f4
 def make_zzu_cohort(path,                        # folder to write (created)
                     n: int = 500,                # number of records
                     seed: int = 0,               # seed of children, findings and signals

@@ -13,25 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .synth_physio import *
-from .synth_signal import *
-from .synth_cohorts import *
-from .synth_zzu import *
-from .synth_cohorts import pool_map, strat_folds   # used by other modules' tests
-
-_all_ = ['SYN_LEADS', 'DOWER', 'WAVES', 'TERRITORY', 'SUPERCLASS_CODES', 'ZZU_FINDINGS', 'ZZU_LENGTHS', 'ZZU_9LEADS',
-         'ZZU_RAIL_MV', 'ZZU_NOISE', 'CPSC_LABELS', 'leads_from_independent', 'dipole_to_leads', 'ptbxl_statements',
-         'age_heart_rate', 'beat_parameters', 'SynthECG', 'synth_ecg', 'qrs_duration', 'frontal_axis', 'heart_rate',
-         'rr_irregularity', 'wfdb_header', 'write_wfdb', 'sample_ptbxl_codes', 'label_noise', 'make_ptbxl_cohort',
-         'zzu_vocabulary', 'sample_zzu_findings', 'make_zzu_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
+from ..core import data_root
+from .synth_cohorts import make_ptbxl_cohort, make_cpsc2018_cohort
+from .synth_zzu import make_zzu_cohort
 
 # %% auto #0
-__all__ = ['COHORT_VERSION', 'default_cohort', 'SYN_LEADS', 'DOWER', 'WAVES', 'TERRITORY', 'SUPERCLASS_CODES', 'ZZU_FINDINGS',
-           'ZZU_LENGTHS', 'ZZU_9LEADS', 'ZZU_RAIL_MV', 'ZZU_NOISE', 'CPSC_LABELS', 'leads_from_independent',
-           'dipole_to_leads', 'ptbxl_statements', 'age_heart_rate', 'beat_parameters', 'SynthECG', 'synth_ecg',
-           'qrs_duration', 'frontal_axis', 'heart_rate', 'rr_irregularity', 'wfdb_header', 'write_wfdb',
-           'sample_ptbxl_codes', 'label_noise', 'make_ptbxl_cohort', 'zzu_vocabulary', 'sample_zzu_findings',
-           'make_zzu_cohort', 'sample_cpsc_labels', 'make_cpsc2018_cohort']
+__all__ = ['COHORT_VERSION', 'default_cohort']
 
 # %% ../../nbs/07_data.synthetic.ipynb #0ce5ac15
 COHORT_VERSION = 3   # bump when the generator changes what it writes, so cached cohorts are rebuilt (3: tuned on real ECGs, chapter 08)
@@ -51,7 +38,6 @@ def default_cohort(root=None, n_ptbxl: int = 2000, n_zzu: int = 400, n_cpsc: int
     """The offline stand-in datasets: `dict(ptbxl=Path, zzu=Path, cpsc2018=Path)`, generated once under
     `root` (default `data_root()/'cohort'`) in a folder named by a hash of the settings and reused afterwards.
     Generation happens in a temporary folder renamed into place, so an interrupted run leaves nothing that looks complete."""
-    from ecgnb.core import data_root
     settings = dict(version=COHORT_VERSION, n_ptbxl=n_ptbxl, n_zzu=n_zzu, n_cpsc=n_cpsc, seed=seed,
                     ptbxl_records500=ptbxl_records500, zzu_max_seconds=zzu_max_seconds, cpsc_max_seconds=cpsc_max_seconds)
     h = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]

@@ -17,8 +17,9 @@ import pandas as pd
 
 from ..core import atomic_write, data_root
 from .records import LEADS12, ECGDataError, fix_length, normalize_lead_name, read_wfdb, resample
-from .core import LabeledECG, build_cache, stratified_group_split
-from .labels import map_labels
+from .cache import build_cache
+from .core import LabeledECG, stratified_group_split
+from .labels import all_labels, map_labels
 from .zzu_meta import (ZZU_FS, ZZU_SIGNAL_DIR, ZZU_FILES, ZZU_LEADS9, ZZU_COLUMNS, ZZU_URL, ZZU_ECG_CODE_CSV,
                                  ZZU_DISEASE_CODE_CSV, AGE_GROUPS, zzu_asset, read_ecg_codes, read_disease_codes,
                                  parse_code_list, parse_sqi, parse_age_days, age_group, FindingVocab, read_zzu_metadata)
@@ -162,7 +163,6 @@ def _known_classes(root: Path, labels: str, classes, vocab) -> list:
     "`classes` checked against the task's vocabulary (findings may be given by description)."
     classes = list(classes)
     if labels == 'shared':
-        from ecgnb.data.labels import all_labels
         known = set(all_labels())
     elif labels == 'findings':
         known = {vocab.key(c) for c in classes} - {None}

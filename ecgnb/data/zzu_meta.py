@@ -56,6 +56,7 @@ def _read_dictionary(path, name: str, what: str, need: list) -> pd.DataFrame:
     if list(df.columns[:len(need)]) != need: raise ECGDataError(f'{p}: expected columns {need}, found {list(df.columns)}.')
     return df
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #06cfa93c
 def read_ecg_codes(
     path,  # `ECGCode.csv`, or the dataset folder holding it
 ) -> pd.DataFrame:  # description, aha, chn, kind ('finding'/'modifier'); '' where a vocabulary has no code
@@ -67,6 +68,7 @@ def read_ecg_codes(
     df['kind'] = np.where(df.aha.str.startswith('Modifier'), 'modifier', 'finding')
     return df[df.description != ''].reset_index(drop=True)
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #2ab7b8df
 def read_disease_codes(
     path,  # `DiseaseCode.csv`, or the dataset folder holding it
 ) -> pd.DataFrame:  # icd10, group, category, description of the studied ICD-10 codes
@@ -80,9 +82,6 @@ def read_disease_codes(
     return out[~out.icd10.str.startswith('See attribute')].reset_index(drop=True)
 
 # %% ../../nbs/04a_data.zzu_meta.ipynb #647e5684
-AGE_GROUPS = ('neonate', 'infant', 'child', 'adolescent')
-_AGE_EDGES_DAYS = (0, 28, 365.25, 12 * 365.25, 18 * 365.25)
-
 def parse_code_list(
     value,  # a packed cell such as "'D31';'Left ventricular high voltage'" (non-strings give [])
 ) -> list:  # the tokens
@@ -94,6 +93,7 @@ def parse_code_list(
         if t and t.lower() != 'null': out.append(t)
     return out
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #d24cf712
 _SQI_RE = re.compile(r"'?([A-Za-z0-9]+)'?\s*:\s*([-+0-9.eE]+|Null)")
 
 def parse_sqi(
@@ -103,6 +103,7 @@ def parse_sqi(
     if not isinstance(value, str): return {}
     return {normalize_lead_name(l, strict=False): (np.nan if v == 'Null' else float(v)) for l, v in _SQI_RE.findall(value)}
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #951b0c3e
 def parse_age_days(
     value,  # '572d', a bare number, or missing
 ) -> float:  # days, NaN when missing or unreadable
@@ -110,6 +111,9 @@ def parse_age_days(
     if value is None or (isinstance(value, float) and np.isnan(value)): return np.nan
     m = re.fullmatch(r"\s*'?(\d+(?:\.\d+)?)\s*d?'?\s*", str(value))
     return float(m.group(1)) if m else np.nan
+
+AGE_GROUPS = ('neonate', 'infant', 'child', 'adolescent')
+_AGE_EDGES_DAYS = (0, 28, 365.25, 12 * 365.25, 18 * 365.25)
 
 def age_group(
     days,  # age(s) in days (NaN: unknown)

@@ -36,6 +36,7 @@ def _as_predictions(predictions, srcs: dict) -> dict:
     if len(srcs) != 1: raise ValueError('with several datasets pass predictions as a dict dataset name -> [N,K] probabilities.')
     return {next(iter(srcs)): predictions}
 
+# %% ../../nbs/06b_viz.browser.ipynb #fb596803
 def _record_name(ds, i: int) -> str:
     "The record id of row `i` (meta['record'] when present)."
     meta = getattr(ds, 'meta', None)
@@ -59,6 +60,7 @@ def _prediction_of(preds, ds, i: int) -> pd.Series | None:
         return row.astype(float)
     return pd.Series(to_numpy(preds[i]).reshape(-1), index=list(ds.classes), dtype=float)
 
+# %% ../../nbs/06b_viz.browser.ipynb #41797160
 def _indices(ds, split: str | None = None, label: str | None = None) -> np.ndarray:
     "Rows of `ds` in `split` (None/'all': every row) having class `label` (None: any; '(none)': no label)."
     N = len(ds.Y)

@@ -13,6 +13,7 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgb
+from scipy.signal import butter, sosfiltfilt
 
 from ..data.records import LEADS12
 
@@ -30,6 +31,7 @@ def to_numpy(a) -> np.ndarray:
     if hasattr(a, 'detach'): a = a.detach().cpu().numpy()
     return np.asarray(a, dtype=np.float32)
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #a2fc2eb3
 def _format_labels(labels) -> str | None:
     "One line of text from a str, a list of class names, or a mapping class -> value."
     if labels is None: return None
@@ -64,8 +66,6 @@ def _find_lead(leads: Sequence[str], name: str) -> int | None:
     if name in leads: return list(leads).index(name)
     low = [str(l).lower() for l in leads]
     return low.index(name.lower()) if name.lower() in low else None
-
-
 
 # %% ../../nbs/06a_viz.ecg_paper.ipynb #68f93145
 def _paper_geometry(C: int, n: int, fs: float, leads, layout: str, rhythm_lead, row_mv, speed: float, gain: float) -> dict:
@@ -175,7 +175,6 @@ def _signal_window(x, fs: float, start: float, seconds, highpass, sal):
     n = T - i0 if seconds is None else min(T - i0, int(round(seconds * fs)))
     win = x[:, i0:i0 + n].astype(np.float32, copy=True)
     if highpass:
-        from scipy.signal import butter, sosfiltfilt
         if n <= 3 * int(fs / highpass): raise ValueError(f'highpass={highpass} Hz needs more than {3 * int(fs / highpass)} samples; the window has {n}.')
         win = sosfiltfilt(butter(2, highpass, 'highpass', fs=fs, output='sos'), np.nan_to_num(win), axis=1).astype(np.float32)
     if sal is not None:
@@ -202,6 +201,7 @@ def _check_record(sig, fs, leads, layout: str, mask):
     if mask.shape[0] != C: raise ValueError(f'mask has {mask.shape[0]} entries for a signal with {C} leads.')
     return x, float(fs), leads, mask
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #3fc0a8ca
 def plot_ecg(
     sig,  # one record [C, T] in mV (numpy, torch or a memmap row)
     fs: float,  # sampling rate (Hz)
