@@ -23,6 +23,9 @@ DEFERRED = {
     ('*', 'sentence_transformers'): 'optional extra ecgnb[text]; imports transformers',
     ('*', 'IPython'): 'optional: only inside a live notebook',
     ('core', 'torch'): 'ecgnb.core is imported by the data loaders, which do not need torch (about 1 s to import)',
+    ('run', 'papermill'): 'a dev extra, not an install requirement, and seconds to import: `ecgnb-run list` and '
+                          '`reproduce` work without it; only running a notebook or reading its parameters needs it',
+    ('run', 'nbformat'): 'comes with papermill (a dev extra); needed only where papermill is',
 }
 
 
