@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 from ecgnb.mrm.experiment import ExperimentConfig, MRM_VARIANTS, load_data
 from ecgnb.mrm.ablation import (ablation_dir, branch_effect, conclusion, format_summary, load_histories, markdown_table, per_class_diff,
                             plot_class_diffs, plot_cost, plot_forest, plot_learning_curves, resolve_variants,
-                            run_ablation, summarize, variant_costs)
+                            run_ablation, summarize_ablation, variant_costs)
 
 
 def main(argv=None):
@@ -63,7 +63,7 @@ def main(argv=None):
     # cost measured back to back (a training step per variant), less exposed to other load than the runs' epoch times
     costs = variant_costs(base, variants, len(data.classes), data.X.shape[2], data.X.shape[1], time_batch=8)
     costs.to_csv(run.path/'costs.csv')
-    summary = summarize(df)
+    summary = summarize_ablation(df)
     summary.to_csv(run.path/'summary.csv')
     table = format_summary(summary)
     (run.path/'summary.md').write_text(markdown_table(table) + '\n')

@@ -16,13 +16,16 @@ import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
+import yaml
+from tqdm import tqdm as text_tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 # %% auto #0
-__all__ = ['seed_everything', 'seed_worker', 'get_device', 'in_notebook', 'progress', 'atomic_write', 'data_root', 'git_commit',
-           'environment_info', 'jsonable', 'RunDir']
+__all__ = ['seed_everything', 'seed_worker', 'get_device', 'in_notebook', 'headless_threads', 'progress', 'atomic_write',
+           'data_root', 'git_commit', 'environment_info', 'jsonable', 'RunDir']
 
 # %% ../nbs/00_core.ipynb #d9d7d7cb
 def seed_everything(seed: int = 0, deterministic: bool = False):
@@ -42,6 +45,7 @@ def seed_everything(seed: int = 0, deterministic: bool = False):
     g.manual_seed(seed)
     return g
 
+# %% ../nbs/00_core.ipynb #f09e87a0
 def seed_worker(worker_id: int):
     "`worker_init_fn` for DataLoaders: derive numpy/python seeds from torch's per-worker seed."
     import torch
@@ -76,14 +80,22 @@ def in_notebook() -> bool:
         return ip is not None and ip.__class__.__name__ == 'ZMQInteractiveShell'
     except Exception: return False
 
+# %% ../nbs/00_core.ipynb #b9b306da
+def headless_threads(n: int = 1, # torch intra-op threads to use when not in a live notebook
+                    ) -> Callable[[], None]:
+    "Set torch's intra-op threads to `n` unless in a live Jupyter kernel; returns a function restoring the previous count."
+    import torch
+    before = torch.get_num_threads()
+    if not in_notebook(): torch.set_num_threads(n)
+    return lambda: torch.set_num_threads(before)
+
+# %% ../nbs/00_core.ipynb #45f0fc15
 def progress(iterable: Iterable | None = None, total: int | None = None, desc: str | None = None, **kwargs):
     "A tqdm bar that suits where it runs: widget in Jupyter, sparse text under papermill/CI, off with `ECGNB_PROGRESS=0`."
     asked = kwargs.pop('disable', False)
     disable = asked or os.environ.get('ECGNB_PROGRESS', '1').lower() in ('0', 'false', 'no', 'off')
-    if in_notebook():
-        from tqdm.auto import tqdm
-    else:
-        from tqdm import tqdm
+    tqdm = auto_tqdm if in_notebook() else text_tqdm
+    if tqdm is text_tqdm:
         kwargs.setdefault('mininterval', float(os.environ.get('ECGNB_PROGRESS_INTERVAL', 30)))
         kwargs.setdefault('file', sys.stderr)
     return tqdm(iterable, total=total, desc=desc, disable=disable, **kwargs)
@@ -127,6 +139,7 @@ def git_commit(path='.') -> str | None:
         return sha.stdout.strip() + ('-dirty' if dirty else '')
     except (OSError, subprocess.SubprocessError): return None
 
+# %% ../nbs/00_core.ipynb #82ac098d
 def environment_info(packages=_PKGS) -> dict:
     "Python, package versions, git commit, and the compute device."
     import torch
@@ -151,6 +164,7 @@ def jsonable(o):
     if hasattr(o, 'tolist') and hasattr(o, 'dtype'): return o.tolist()
     return o
 
+# %% ../nbs/00_core.ipynb #e3440fe8
 class RunDir:
     "One folder per execution holding params.yaml, env.json, metrics.json and figures."
     def __init__(self, path): self.path = Path(path)
@@ -159,7 +173,6 @@ class RunDir:
     @classmethod
     def create(cls, name: str, params: dict | None = None, root='runs', stamp: str | None = None):
         "Create `root/<time>_<name>/` (a suffix keeps concurrent runs apart) and record params and environment."
-        import yaml
         stamp = stamp or _dt.datetime.now().strftime('%Y%m%d-%H%M%S')
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,7 @@ def defined_classes(y) -> np.ndarray:
     s = y.sum(0)
     return (s > 0) & (s < len(y))
 
+# %% ../nbs/12_metrics.ipynb #f272411e
 def per_class_auc(y, p) -> np.ndarray:
     "ROC AUC of every class (one vectorised sklearn call); NaN where a class has a single label value in `y`."
     y, p = _check(y, p)
@@ -50,6 +51,7 @@ def per_class_auc(y, p) -> np.ndarray:
     if ok.any(): out[ok] = skm.roc_auc_score(y[:, ok], p[:, ok], average=None)
     return out
 
+# %% ../nbs/12_metrics.ipynb #3291704a
 def macro_auc(y, p, classes: Sequence[str] | None = None, warn: bool = True) -> float:
     "Mean ROC AUC over the classes where it is defined; warns naming the classes left out. NaN if none is defined."
     auc = per_class_auc(y, p)
@@ -107,11 +109,13 @@ def tune_thresholds(y_valid, p_valid, metric: str = 'f1', default: float = 0.5) 
         else: raise ValueError(f"metric must be 'f1' or 'youden'; got {metric!r}")
     return th
 
+# %% ../nbs/12_metrics.ipynb #18556803
 def binarize(p, thresholds) -> np.ndarray:
     "0/1 predictions `p > thresholds` (thresholds: a scalar or one per class)."
     p = np.asarray(p, dtype=np.float64)
     return (p > np.broadcast_to(np.asarray(thresholds, float), p.shape[-1:])).astype(np.int8)
 
+# %% ../nbs/12_metrics.ipynb #a59d86c9
 def _prf(tp, fp, fn):
     "Precision, recall, F1 from counts (0 where undefined, like sklearn's zero_division=0)."
     tp, fp, fn = (np.asarray(a, float) for a in (tp, fp, fn))
@@ -168,6 +172,7 @@ def bootstrap_indices(y, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
                              'too few positives for a bootstrap (use fewer classes or more records)')
     return np.stack(out) if out else np.zeros((0, n), int)
 
+# %% ../nbs/12_metrics.ipynb #44170708
 def bootstrap_ci(metric: Callable, y, p, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
     "Percentile bootstrap over records: `(point, lo, hi)` of `metric(y, p)`."
     y, p = _check(y, p)

@@ -13,12 +13,19 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
+import ecgnb
 from .core import RunDir, atomic_write
+from .data.core import find_real_samples
+from .mrm.ablation_stats import t_interval
+from .mrm.experiment import BENCHMARK_AUC
 
 # %% auto #0
 __all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'nbs_dir', 'notebook_path', 'notebook_params',
@@ -30,9 +37,9 @@ KERNEL = 'python3'
 
 def presets_path() -> Path:
     "The shipped preset file, `ecgnb/assets/presets.yaml`."
-    from importlib import resources
     return Path(str(resources.files('ecgnb')/'assets'/'presets.yaml'))
 
+# %% ../nbs/16_run.ipynb #2dd2956d
 def _fill(v, subs: dict):
     "Replace '{name}' in strings (recursively in lists and dicts) by `subs[name]`."
     if isinstance(v, str):
@@ -55,6 +62,7 @@ def _preset(name, entry: dict, subs: dict) -> dict:
                 gpu_minutes=_minutes(entry.get('gpu_minutes', 0), subs), table=entry.get('table'),
                 description=_fill(entry.get('description', ''), subs))
 
+# %% ../nbs/16_run.ipynb #f0e4debc
 def load_presets(path=None,  # a presets YAML file; None: the shipped `ecgnb/assets/presets.yaml`
                  ) -> dict:
     "Presets by name from `path` (default: the shipped file), grids expanded; duplicate names are an error."
@@ -75,7 +83,6 @@ def load_presets(path=None,  # a presets YAML file; None: the shipped `ecgnb/ass
 # %% ../nbs/16_run.ipynb #aa883649
 def nbs_dir() -> Path:
     "The notebooks folder of this checkout (`<repo>/nbs`), or `$ECGNB_NBS`."
-    import ecgnb
     return Path(os.environ.get('ECGNB_NBS') or Path(ecgnb.__file__).resolve().parents[1]/'nbs')
 
 def notebook_path(notebook) -> Path:
@@ -85,10 +92,11 @@ def notebook_path(notebook) -> Path:
     if not p.exists(): raise FileNotFoundError(f'{p}: notebook not found (run from a checkout of ecgnb, or set ECGNB_NBS)')
     return p
 
+# %% ../nbs/16_run.ipynb #fa8e19b8
 def notebook_params(notebook,  # a notebook name in nbs/ or a path
                     ) -> dict:
     "The notebook's parameters: name -> dict(default, type, help), as `papermill.inspect_notebook` reads them."
-    import papermill as pm, nbformat, tempfile
+    import papermill as pm, nbformat     # dev extras (papermill takes seconds to import): only `run` and `params` need them
     nb = nbformat.read(str(notebook_path(notebook)), as_version=4)
     nb.metadata.setdefault('kernelspec', dict(name=KERNEL, language='python', display_name=KERNEL))   # nbdev_clean drops it
     with tempfile.TemporaryDirectory() as d:
@@ -97,11 +105,11 @@ def notebook_params(notebook,  # a notebook name in nbs/ or a path
     if not ps: raise ValueError(f'{notebook}: no cell tagged `parameters`; not a papermill notebook')
     return {k: dict(default=v['default'], type=v.get('inferred_type_name'), help=v.get('help', '')) for k, v in ps.items()}
 
+# %% ../nbs/16_run.ipynb #c34a71ec
 def _placeholder(m, env):
     name = m.group(1)
     if env.get(name): return env[name]                 # an empty variable counts as unset
     if name == 'ECGNB_REAL_SAMPLES':
-        from ecgnb.data.core import find_real_samples
         real = find_real_samples(nbs_dir())
         if real: return str(real)
     raise KeyError(name)
@@ -137,6 +145,7 @@ def get_preset(name: str,                    # the preset's name
         raise ValueError(f'unknown preset {name!r}; presets: {sorted(presets)} (python -m ecgnb.run list)')
     return presets[name]
 
+# %% ../nbs/16_run.ipynb #dfd87189
 def _collect(run: RunDir):
     "Gather the metrics.json files and figures of the run folders the notebook wrote inside `run`."
     metrics = {}
@@ -150,6 +159,7 @@ def _collect(run: RunDir):
     run.save_json('metrics.json', dict(runs=metrics))
     return metrics
 
+# %% ../nbs/16_run.ipynb #67608e27
 def run_preset(name: str,                     # the preset to run (`python -m ecgnb.run list`)
                overrides: dict | None = None,  # parameters that replace the preset's (not out_root)
                runs_root='runs',               # the run folder is created in here as <time>_<name>/
@@ -190,7 +200,6 @@ def run_preset(name: str,                     # the preset to run (`python -m ec
 def reproduce_table(presets: dict | None = None,  # None: the shipped presets
                     ):
     "Every preset that belongs to a table: table, preset, command, expected GPU minutes, the env it needs."
-    import pandas as pd
     presets = presets if presets is not None else load_presets()
     rows = []
     for n, p in presets.items():
@@ -200,6 +209,7 @@ def reproduce_table(presets: dict | None = None,  # None: the shipped presets
                          gpu_minutes=p['gpu_minutes'], needs=' '.join(needs), notebook=p['notebook']))
     return pd.DataFrame(rows).sort_values(['table', 'preset'], kind='stable').reset_index(drop=True)
 
+# %% ../nbs/16_run.ipynb #dd16ad27
 def format_reproduce(df,                       # a `reproduce_table`
                      markdown: bool = False,  # a Markdown table instead of commands grouped by table
                      ) -> str:
@@ -244,9 +254,8 @@ def _run_row(d: Path, root: Path, params: dict, met: dict) -> dict:
                 path=str(d))
 
 def collect_runs(root,  # a folder of run folders (searched recursively)
-                 ) -> 'pd.DataFrame':
+                 ) -> pd.DataFrame:
     "One row per experiment run folder found under `root` (see above); empty (with the columns) if none."
-    import pandas as pd
     root = Path(root)
     rows = []
     for m in sorted(root.rglob('metrics.json')) if root.exists() else []:
@@ -258,12 +267,10 @@ def collect_runs(root,  # a folder of run folders (searched recursively)
         rows.append(_run_row(d, root, params, met))
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
+# %% ../nbs/16_run.ipynb #6548a816
 def results_table(runs,  # a `collect_runs` table
-                  ) -> 'pd.DataFrame':
+                  ) -> pd.DataFrame:
     "One row per configuration (runs differing only in seed pooled): test macro-AUC with a 95% interval, and the benchmark."
-    import pandas as pd
-    from ecgnb.mrm.ablation import t_interval
-    from ecgnb.mrm.experiment import BENCHMARK_AUC
     keys = ['dataset', 'task', 'model', 'variant', 'data', 'epochs']
     rows = []
     for k, g in runs[runs.ablation.isna()].groupby(keys, sort=True, dropna=False):
@@ -283,12 +290,14 @@ def _parse_p(items) -> dict:
         out[k.strip()] = None if v.strip() in ('None', 'null') else yaml.safe_load(v)
     return out
 
+# %% ../nbs/16_run.ipynb #2a8b89da
 def list_presets(presets: dict | None = None) -> str:
     "One line per preset: name, notebook, expected GPU time, description."
     presets = presets if presets is not None else load_presets()
     return '\n'.join(f"{n:38s} {p['notebook']:28s} {'CPU' if not p['gpu_minutes'] else '~%g GPU min' % p['gpu_minutes']:>14s}  "
                      f"{p['description']}" for n, p in presets.items())
 
+# %% ../nbs/16_run.ipynb #cc751f49
 def main(argv=None,  # command-line arguments; None: sys.argv[1:]
          ) -> int:
     "`python -m ecgnb.run {list,run,params,reproduce}`."

@@ -33,7 +33,8 @@ BASE = ExperimentConfig(epochs=8, batch_size=8, n_boot=20, device='cpu', fs=10, 
 
 def ablate(root, log=None):
     import torch
-    torch.set_num_threads(1)   # bitwise-reproducible CPU kernels, in this process and in the killed subprocess alike
+    from ecgnb.core import headless_threads
+    headless_threads(1)   # bitwise-reproducible CPU kernels, in this process and in the killed subprocess alike
     torch.use_deterministic_algorithms(False)
     return run_ablation(BASE, ['default', 'no_mutual'], [0], Path(root), data=tiny(), log=log)
 

@@ -1,6 +1,9 @@
 "Checks of ecgnb.models.zoo that a notebook cell does not show well: pickling, checkpoints, kwargs pass-through."
 import io
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,8 +11,19 @@ import torch
 
 from ecgnb.models.zoo import (MODELS, ZOO, REFERENCE_PARAMS, count_parameters, get_model, random_crop,
                                     sliding_window_predict, state_dict_signature)
+from ecgnb.core import headless_threads
 
-torch.set_num_threads(1)
+headless_threads(1)
+
+
+def test_mrmnet_is_in_the_zoo_without_the_experiment():
+    "`get_model('mrmnet', ...)` works after `import ecgnb.models.zoo` alone (a fresh process: nothing else imported)."
+    code = ("import sys, ecgnb.models.zoo as z; m = z.get_model('mrmnet', 3, input_channels=9, width=4); "
+            "assert type(m).__name__ == 'MRMNet' and m.config.in_channels == 9 and m.config.n_classes == 3; "
+            "assert 'ecgnb.mrm.experiment' not in sys.modules, 'the zoo pulled in the experiment'")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, 'PYTHONPATH': os.pathsep.join(sys.path)})
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize('name', ZOO)

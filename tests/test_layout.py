@@ -25,6 +25,9 @@ DEFERRED = {
     ('viz.browser', 'ipywidgets'): 'widgets exist only inside a live notebook; importing ipywidgets imports IPython and comm '
                                    '(about 0.3 s), and the figure front door ecgnb.viz.plots imports the browser',
     ('core', 'torch'): 'ecgnb.core is imported by the data loaders, which do not need torch (about 1 s to import)',
+    ('run', 'papermill'): 'a dev extra, not an install requirement, and seconds to import: `ecgnb-run list` and '
+                          '`reproduce` work without it; only running a notebook or reading its parameters needs it',
+    ('run', 'nbformat'): 'comes with papermill (a dev extra); needed only where papermill is',
 }
 
 

@@ -43,7 +43,8 @@ COMMON = textwrap.dedent('''
 
 SCRIPT = COMMON + textwrap.dedent('''
     import json, os, sys, time
-    torch.set_num_threads(1)                    # bitwise reproducible CPU kernels
+    from ecgnb.core import headless_threads
+    headless_threads(1)                         # bitwise reproducible CPU kernels
     from ecgnb.training.loop import fit, make_loader, dist_info
 
     run_dir, epochs, n_valid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])

@@ -31,6 +31,7 @@ def benchmark_hparams(
     if name not in ZOO: raise KeyError(f'{name!r} is not a benchmark model; choose one of {list(ZOO)}')
     return {**BENCHMARK_RECIPE, **_RECIPE_OVERRIDES.get(name, {})}
 
+# %% ../../nbs/11b_models.recipe.ipynb #0f727e32
 def benchmark_optimizer(
     model: nn.Module,  # the model to train
     total_steps: int,  # optimiser steps of the whole run (epochs x batches)
@@ -58,6 +59,7 @@ def sliding_window_starts(
                          'pad the record (ecgnb.data.core.fix_length(x, window, policy="pad")) or use a smaller window')
     return list(range(0, length - window + 1, stride))
 
+# %% ../../nbs/11b_models.recipe.ipynb #98a47be9
 def sliding_window_predict(
     model: nn.Module,  # a model taking [B, C, window]
     x,  # preprocessed records [B, C, T] (tensor or array)
@@ -88,6 +90,7 @@ def sliding_window_predict(
     elif activation == 'softmax': out = out.softmax(-1)
     return out.amax(1) if agg == 'max' else out.mean(1)
 
+# %% ../../nbs/11b_models.recipe.ipynb #593bb47b
 def random_crop(
     x: torch.Tensor,  # records [B, C, T]
     window: int = 250,  # crop length (samples)

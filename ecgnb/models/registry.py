@@ -14,9 +14,9 @@ import torch.nn as nn
 
 # %% auto #0
 __all__ = ['MODELS', 'register_model', 'get_model', 'count_parameters', 'state_dict_signature', 'Flatten', 'AdaptiveConcatPool1d',
-           'bn_drop_lin', 'create_head1d', 'benchmark_init']
+           'bn_drop_lin', 'activation_layer', 'head_dims', 'create_head1d', 'benchmark_init', 'apply_init']
 
-# %% ../../nbs/11a_models.registry.ipynb #98f28685
+# %% ../../nbs/11a_models.registry.ipynb #42df7dec
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 def _same_factory(a, b) -> bool:
@@ -56,6 +56,7 @@ def get_model(
     if int(num_classes) < 1: raise ValueError(f'num_classes must be >= 1, got {num_classes}')
     return MODELS[name](int(num_classes), input_channels=int(input_channels), **kwargs)
 
+# %% ../../nbs/11a_models.registry.ipynb #98f28685
 def count_parameters(
     model: nn.Module,  # the model
     trainable_only: bool = False,  # count only parameters with `requires_grad`
@@ -63,6 +64,7 @@ def count_parameters(
     "Number of (trainable) parameters of `model`; shared parameters are counted once."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
+# %% ../../nbs/11a_models.registry.ipynb #421890c2
 def state_dict_signature(
     model: nn.Module,  # the model
 ) -> str:  # 12 hex digits
@@ -75,6 +77,7 @@ class Flatten(nn.Module):
     "fastai v1 `Flatten`: `[B, ...] -> [B, -1]`."
     def forward(self, x): return x.view(x.size(0), -1)
 
+# %% ../../nbs/11a_models.registry.ipynb #57cf94a7
 class AdaptiveConcatPool1d(nn.Module):
     "Concatenate adaptive max and average pooling (max first, as in fastai): `[B, C, T] -> [B, 2C, sz]`."
     def __init__(self, sz: int | None = None):
@@ -83,6 +86,7 @@ class AdaptiveConcatPool1d(nn.Module):
         self.ap, self.mp = nn.AdaptiveAvgPool1d(sz), nn.AdaptiveMaxPool1d(sz)
     def forward(self, x): return torch.cat([self.mp(x), self.ap(x)], 1)
 
+# %% ../../nbs/11a_models.registry.ipynb #f6b087ca
 def bn_drop_lin(
     n_in: int,  # input features
     n_out: int,  # output features
@@ -97,13 +101,20 @@ def bn_drop_lin(
     if actn is not None: layers.append(actn)
     return layers
 
-def _act(act: str) -> nn.Module:
+# %% ../../nbs/11a_models.registry.ipynb #7caceef7
+def activation_layer(act: str, # 'relu' or 'elu'
+                    ) -> nn.Module:
+    "The in-place hidden activation named `act` ('relu' or 'elu') of a benchmark head."
     if act == 'relu': return nn.ReLU(inplace=True)
     if act == 'elu': return nn.ELU(inplace=True)
     raise ValueError(f"act must be 'relu' or 'elu', got {act!r}")
 
-def _head_dims(nf: int, nc: int, lin_ftrs, ps):
-    "Layer widths, dropouts and activations of a fastai-style head (shared by the CNN and RNN heads)."
+def head_dims(nf: int, # features entering the head
+              nc: int, # logits out
+              lin_ftrs, # hidden widths, or None
+              ps, # dropout: one value (p/2 hidden, p last) or one per linear layer
+             ):
+    "Layer widths and dropouts of a fastai-style head (shared by the CNN and RNN heads)."
     dims = [nf, nc] if lin_ftrs is None else [nf, *lin_ftrs, nc]
     ps = [float(ps)] if np.isscalar(ps) else [float(p) for p in ps]
     if len(ps) == 1: ps = [ps[0] / 2] * (len(dims) - 2) + ps
@@ -111,6 +122,7 @@ def _head_dims(nf: int, nc: int, lin_ftrs, ps):
         raise ValueError(f'ps has {len(ps)} dropout values but the head has {len(dims) - 1} linear layers (lin_ftrs={lin_ftrs})')
     return dims, ps
 
+# %% ../../nbs/11a_models.registry.ipynb #c73fff79
 def create_head1d(
     nf: int,  # feature maps coming in
     nc: int,  # number of classes (logits out)
@@ -122,14 +134,15 @@ def create_head1d(
     concat_pooling: bool = True,  # max+average pooling (else max-pool by 2)
 ) -> nn.Sequential:
     "The benchmark's classifier head on `nf` feature maps: concat pooling, then `bn_drop_lin` blocks through `lin_ftrs` to `nc` logits."
-    _act(act)   # validate early, even when the head has no hidden layer
-    dims, ps = _head_dims(2 * nf if concat_pooling else nf, nc, lin_ftrs, ps)
+    activation_layer(act)   # validate early, even when the head has no hidden layer
+    dims, ps = head_dims(2 * nf if concat_pooling else nf, nc, lin_ftrs, ps)
     layers = [AdaptiveConcatPool1d() if concat_pooling else nn.MaxPool1d(2), Flatten()]
     for i, (ni, no, p) in enumerate(zip(dims[:-1], dims[1:], ps)):
-        layers += bn_drop_lin(ni, no, bn, p, _act(act) if i < len(dims) - 2 else None)
+        layers += bn_drop_lin(ni, no, bn, p, activation_layer(act) if i < len(dims) - 2 else None)
     if bn_final: layers.append(nn.BatchNorm1d(dims[-1], momentum=0.01))
     return nn.Sequential(*layers)
 
+# %% ../../nbs/11a_models.registry.ipynb #380dc786
 def benchmark_init(m: nn.Module):
     "The benchmark's `weight_init` (use with `model.apply`): Kaiming-normal conv/linear weights, zero biases, BatchNorm weight 1 and bias 0."
     if isinstance(m, (nn.Conv1d, nn.Linear)):
@@ -139,7 +152,9 @@ def benchmark_init(m: nn.Module):
         nn.init.constant_(m.weight, 1)
         nn.init.constant_(m.bias, 0)
 
-def _finish(model: nn.Module, init: str | None) -> nn.Module:
+def apply_init(model: nn.Module, # a freshly built model
+               init: str | None, # 'benchmark' (the benchmark's `weight_init`) or None/'default' (the module's own)
+              ) -> nn.Module:
     "Apply the requested initialisation: 'benchmark' (what `fastai_model.fit` does) or None/'default' (the module's own)."
     if init == 'benchmark': model.apply(benchmark_init)
     elif init not in (None, 'default'): raise ValueError(f"init must be 'benchmark' or 'default', got {init!r}")

@@ -13,15 +13,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .registry import (MODELS, register_model, get_model, count_parameters, state_dict_signature, Flatten,
-                                   AdaptiveConcatPool1d, bn_drop_lin, create_head1d, benchmark_init, _act, _head_dims,
-                                   _finish)
+                                   AdaptiveConcatPool1d, bn_drop_lin, create_head1d, benchmark_init, activation_layer,
+                                   head_dims, apply_init)
 from .recipe import (ZOO, BENCHMARK_RECIPE, benchmark_hparams, benchmark_optimizer, sliding_window_starts,
                                  sliding_window_predict, random_crop)
+from ..mrm.network import MRMConfig, MRMNet
 
 # %% auto #0
 __all__ = ['REFERENCE_PARAMS', 'BasicConv1d', 'fcn_wang', 'BasicBlock1d', 'ResNet1d', 'resnet1d_wang', 'ConvLayer', 'ResBlock',
            'init_cnn', 'XResNet1d', 'xresnet1d101', 'InceptionBlock1d', 'Shortcut1d', 'InceptionBackbone',
-           'Inception1d', 'inception1d', 'AdaptiveConcatPoolRNN', 'RNN1d', 'lstm', 'lstm_bidir']
+           'Inception1d', 'inception1d', 'AdaptiveConcatPoolRNN', 'RNN1d', 'lstm', 'lstm_bidir', 'mrmnet']
 
 # %% ../../nbs/11_models.zoo.ipynb #d681f9d9
 def _conv_bn_act(ni: int, nf: int, ks: int, stride: int = 1) -> nn.Sequential:
@@ -54,7 +55,7 @@ def fcn_wang(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "FCN (Wang et al. 2017) as in the PTB-XL benchmark: conv 128/8 → 256/5 → 128/3, concat-pooling head."
-    return _finish(BasicConv1d((128, 256, 128), (8, 5, 3), 1, num_classes, input_channels,
+    return apply_init(BasicConv1d((128, 256, 128), (8, 5, 3), 1, num_classes, input_channels,
                                list(lin_ftrs_head) if lin_ftrs_head is not None else None,
                                ps_head, bn_final_head, bn_head, act_head, concat_pooling), init)
 
@@ -83,6 +84,7 @@ class BasicBlock1d(nn.Module):
         out = self.bn2(self.conv2(out))
         return self.relu(out + residual)
 
+# %% ../../nbs/11_models.zoo.ipynb #8a5ee84c
 class ResNet1d(nn.Sequential):
     "Reference `ResNet1d` with basic blocks and a constant width (`fix_feature_dim=True`): stem, `len(layers)` stages, head."
     def __init__(self, layers=(1, 1, 1), kernel_size=5, num_classes: int = 2, input_channels: int = 12, inplanes: int = 128,
@@ -115,7 +117,7 @@ def resnet1d_wang(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "ResNet of Wang et al. as in the PTB-XL benchmark: stem conv 7, three basic blocks (kernels 5/3) of 128 channels."
-    return _finish(ResNet1d((1, 1, 1), kernel_size, num_classes, input_channels, inplanes, kernel_size_stem, 1, False, 2,
+    return apply_init(ResNet1d((1, 1, 1), kernel_size, num_classes, input_channels, inplanes, kernel_size_stem, 1, False, 2,
                             list(lin_ftrs_head) if lin_ftrs_head is not None else None,
                             ps_head, bn_final_head, bn_head, act_head, concat_pooling), init)
 
@@ -154,6 +156,7 @@ def init_cnn(m: nn.Module):
     if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)): nn.init.kaiming_normal_(m.weight)
     for c in m.children(): init_cnn(c)
 
+# %% ../../nbs/11_models.zoo.ipynb #09de718c
 class XResNet1d(nn.Sequential):
     "Reference `XResNet1d`: 3-conv stem, max-pool, stages of `ResBlock`s with constant width 64 (×`expansion`), concat-pooling head."
     def __init__(self, expansion: int, layers: Sequence[int], input_channels: int = 12, num_classes: int = 2,
@@ -184,7 +187,7 @@ def xresnet1d101(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "xresnet1d101 as in the PTB-XL benchmark: bottleneck `ResBlock`s [3, 4, 23, 3], width 64×4, kernel 5."
-    return _finish(XResNet1d(4, [3, 4, 23, 3], input_channels, num_classes, kernel_size=kernel_size,
+    return apply_init(XResNet1d(4, [3, 4, 23, 3], input_channels, num_classes, kernel_size=kernel_size,
                              kernel_size_stem=kernel_size_stem,
                              lin_ftrs_head=list(lin_ftrs_head) if lin_ftrs_head is not None else None, ps_head=ps_head,
                              bn_final_head=bn_final_head, bn_head=bn_head, act_head=act_head, concat_pooling=concat_pooling), init)
@@ -213,6 +216,7 @@ class Shortcut1d(nn.Module):
         self.bn = nn.BatchNorm1d(nf)
     def forward(self, inp, out): return self.act_fn(out + self.bn(self.conv(inp)))
 
+# %% ../../nbs/11_models.zoo.ipynb #25d9ef51
 class InceptionBackbone(nn.Module):
     "`depth` inception blocks with a shortcut every third block (if `use_residual`)."
     def __init__(self, input_channels: int, kss: Sequence[int], depth: int, bottleneck_size: int, nb_filters: int, use_residual: bool):
@@ -262,7 +266,7 @@ def inception1d(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "InceptionTime as in the PTB-XL benchmark: depth 6, 32 filters per branch, kernels 39/19/9, residual every 3 blocks."
-    return _finish(Inception1d(num_classes, input_channels, kernel_size, depth, 32, 32, use_residual,
+    return apply_init(Inception1d(num_classes, input_channels, kernel_size, depth, 32, 32, use_residual,
                                list(lin_ftrs_head) if lin_ftrs_head is not None else None,
                                ps_head, bn_final_head, bn_head, act_head, concat_pooling), init)
 
@@ -288,17 +292,18 @@ class AdaptiveConcatPoolRNN(nn.Module):
         else: last = x[:, :, -1]   # what the reference computes in both cases
         return torch.cat([x.mean(-1), x.amax(-1), last], 1)
 
+# %% ../../nbs/11_models.zoo.ipynb #5365b5ab
 class RNN1d(nn.Sequential):
     "Reference `RNN1d`: `[B, C, T]` → (2-layer) LSTM/GRU over time → concat pooling → fastai head."
     def __init__(self, input_channels: int, num_classes: int, lstm: bool = True, hidden_dim: int = 256, num_layers: int = 2,
                  bidirectional: bool = False, ps_head=0.5, act_head='relu', lin_ftrs_head=None, bn: bool = True,
                  fix_bidir_last: bool = False):
         rnn = (nn.LSTM if lstm else nn.GRU)(input_size=input_channels, hidden_size=hidden_dim, num_layers=num_layers, bidirectional=bidirectional)
-        _act(act_head)
-        dims, ps = _head_dims((6 if bidirectional else 3) * hidden_dim, num_classes, lin_ftrs_head, ps_head)
+        activation_layer(act_head)
+        dims, ps = head_dims((6 if bidirectional else 3) * hidden_dim, num_classes, lin_ftrs_head, ps_head)
         head = [AdaptiveConcatPoolRNN(bidirectional, fix_bidir_last)]
         for i, (ni, no, p) in enumerate(zip(dims[:-1], dims[1:], ps)):
-            head += bn_drop_lin(ni, no, bn, p, _act(act_head) if i < len(dims) - 2 else None)
+            head += bn_drop_lin(ni, no, bn, p, activation_layer(act_head) if i < len(dims) - 2 else None)
         super().__init__(_Transpose(1, 2), _Transpose(0, 1), rnn, _RNNOutput(), _Transpose(1, 2), nn.Sequential(*head))
 
 @register_model('lstm')
@@ -313,7 +318,7 @@ def lstm(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "Unidirectional 2×256 LSTM with average/max/last pooling head, as in the PTB-XL benchmark."
-    return _finish(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, False, ps_head, act_head,
+    return apply_init(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, False, ps_head, act_head,
                          list(lin_ftrs_head) if lin_ftrs_head is not None else None), init)
 
 @register_model('lstm_bidir')
@@ -329,8 +334,17 @@ def lstm_bidir(
     init: str | None = 'benchmark',  # 'benchmark' (the benchmark's weight_init) or None/'default'
 ) -> nn.Module:
     "Bidirectional 2×256 LSTM as in the PTB-XL benchmark (`fix_bidir_last=True` pools the backward direction's first step)."
-    return _finish(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, True, ps_head, act_head,
+    return apply_init(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, True, ps_head, act_head,
                          list(lin_ftrs_head) if lin_ftrs_head is not None else None, fix_bidir_last=fix_bidir_last), init)
+
+# %% ../../nbs/11_models.zoo.ipynb #5cd42293
+@register_model('mrmnet')
+def mrmnet(num_classes: int, # number of outputs K
+           input_channels: int = 12, # number of leads C
+           **kwargs, # `MRMConfig` fields, e.g. width=8, branches='high'
+          ) -> MRMNet:
+    "MRM-Net (`ecgnb.mrm.network.MRMNet`) for `num_classes` outputs and `input_channels` leads, configured by `kwargs`."
+    return MRMNet(MRMConfig(n_classes=num_classes, in_channels=input_channels, **kwargs))
 
 # %% ../../nbs/11_models.zoo.ipynb #c6fa271d
 # parameter counts and state_dict digests of the reference implementations (12 leads, benchmark settings)

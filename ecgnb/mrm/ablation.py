@@ -16,56 +16,32 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+import yaml
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..core import RunDir, jsonable, atomic_write, environment_info, get_device
 from ..data.core import LabeledECG
-from ..training.checkpoint import struct_diff
-from .experiment import MRM_VARIANTS, VARIANT_ALIASES, ExperimentConfig, build_model, load_data, run_experiment
+from ..training.checkpoint import fingerprint, struct_diff
+from .experiment import (MRM_VARIANTS, VARIANT_ALIASES, ExperimentConfig, build_experiment_model, build_loss,
+                                  load_data, run_experiment)
 from .ablation_stats import (branch_effect, branch_table, conclusion, format_summary, holm, markdown_table,
-                                  paired_test, per_class_diff, statement_categories, summarize, t_interval)
+                                      paired_test, per_class_diff, statement_categories, summarize_ablation, t_interval)
 from .ablation_plots import load_histories, plot_class_diffs, plot_cost, plot_forest, plot_learning_curves
 
-_all_ = ['t_interval', 'paired_test', 'holm', 'summarize', 'format_summary', 'markdown_table', 'branch_table',
+_all_ = ['t_interval', 'paired_test', 'holm', 'summarize_ablation', 'format_summary', 'markdown_table', 'branch_table',
          'branch_effect', 'statement_categories', 'per_class_diff', 'conclusion', 'plot_forest', 'load_histories',
          'plot_learning_curves', 'plot_class_diffs', 'plot_cost']   # from ecgnb.mrm.ablation_stats / ecgnb.mrm.ablation_plots
 
 # %% auto #0
-__all__ = ['ABLATIONS', 'CORE_VARIANTS', 'variant_table', 'as_list', 'resolve_variants', 'resolve_seeds', 'count_flops',
-           'time_train_step', 'variant_costs', 'data_signature', 'pair_key', 'load_results', 'run_ablation',
-           'ablation_dir', 't_interval', 'paired_test', 'holm', 'summarize', 'format_summary', 'markdown_table',
-           'branch_table', 'branch_effect', 'statement_categories', 'per_class_diff', 'conclusion', 'plot_forest',
-           'load_histories', 'plot_learning_curves', 'plot_class_diffs', 'plot_cost']
+__all__ = ['CORE_VARIANTS', 'variant_table', 'as_list', 'resolve_variants', 'resolve_seeds', 'count_flops', 'time_train_step',
+           'variant_costs', 'data_signature', 'pair_key', 'load_results', 'run_ablation', 'ablation_dir', 't_interval',
+           'paired_test', 'holm', 'summarize_ablation', 'format_summary', 'markdown_table', 'branch_table',
+           'branch_effect', 'statement_categories', 'per_class_diff', 'conclusion', 'plot_forest', 'load_histories',
+           'plot_learning_curves', 'plot_class_diffs', 'plot_cost']
 
 # %% ../../nbs/15_mrm.ablation.ipynb #409a3fa4
-ABLATIONS = {  # variant -> (question it answers, what differs from 'default')
-    'default':         ('reference', 'full MRM-Net: two branches, dual attention, mutual learning (final features + logits, softmax KL, T=4)'),
-    'released':        ('reference', 'as released: ECA convolution built but unused, hard-sigmoid gate'),
-    'high_only':       ('branches', 'high-resolution branch alone (one head)'),
-    'low_only':        ('branches', 'low-resolution branch alone (one head)'),
-    'fuse_add':        ('fusion', 'naive fusion: pooled branch features added, one head, no mutual learning'),
-    'fuse_concat':     ('fusion', 'naive fusion: pooled branch features concatenated, one head, no mutual learning'),
-    'no_attention':    ('attention', 'dual-attention fusion blocks replaced by plain residual blocks of the same depth'),
-    'no_mutual':       ('mutual learning', 'two heads trained with BCE only (no KL terms)'),
-    'mutual_logits':   ('mutual learning', 'logit KL only'),
-    'mutual_features': ('mutual learning', 'feature KL only'),
-    'mutual_stages':   ('mutual learning', "feature KL after every stage as well as at the end (the paper's description; alias 'paper')"),
-    'bernoulli_kl':    ('KL form', 'per-label Bernoulli KL, summed over labels (the softmax KL\'s per-record scale), instead of a softmax over classes'),
-    'T1':              ('temperature', 'KL temperature 1'),
-    'T2':              ('temperature', 'KL temperature 2'),
-    'T8':              ('temperature', 'KL temperature 8'),
-}
-
 CORE_VARIANTS = ['default', 'high_only', 'low_only', 'fuse_add', 'fuse_concat', 'no_attention', 'no_mutual']
 "The variants that test the paper's central claim (branches, naive fusion, attention, mutual learning)."
-
-def variant_table(variants: Sequence[str] | None = None) -> pd.DataFrame:
-    "Question, description, model and loss overrides of each variant (all of `MRM_VARIANTS` by default)."
-    variants = list(variants or MRM_VARIANTS)
-    _check_variants(variants)
-    variants = [VARIANT_ALIASES.get(v, v) for v in variants]
-    return pd.DataFrame([dict(variant=v, question=ABLATIONS[v][0], change=ABLATIONS[v][1],
-                              model=MRM_VARIANTS[v][0] or '', loss=MRM_VARIANTS[v][1] or '') for v in variants]
-                        ).set_index('variant')
 
 def _check_variants(variants):
     "Variants are known names (aliases such as 'paper' resolved) and none is listed twice, also not under an alias."
@@ -76,10 +52,20 @@ def _check_variants(variants):
     if dup: raise ValueError(f'variant(s) {dup} listed more than once (aliases included: {VARIANT_ALIASES}); '
                              'the same configuration would be trained twice and counted twice in the Holm correction')
 
+# %% ../../nbs/15_mrm.ablation.ipynb #e87daefd
+def variant_table(variants: Sequence[str] | None = None, # variant names (aliases allowed); None: all
+                 ) -> pd.DataFrame:
+    "Question, description, model and loss overrides of each variant (all of `MRM_VARIANTS` by default)."
+    variants = list(variants or MRM_VARIANTS)
+    _check_variants(variants)
+    rows = [dict(variant=v, question=MRM_VARIANTS[v].question, change=MRM_VARIANTS[v].change,
+                 model=MRM_VARIANTS[v].model or '', loss=MRM_VARIANTS[v].loss or '')
+            for v in (VARIANT_ALIASES.get(v, v) for v in variants)]
+    return pd.DataFrame(rows).set_index('variant')
+
 # %% ../../nbs/15_mrm.ablation.ipynb #467dd248
 def as_list(value, name: str = 'value') -> list:
     "A list from a list/tuple, a YAML/JSON list string ('[0, 1]') or a comma-separated string ('a,b')."
-    import yaml
     if isinstance(value, (list, tuple)): return list(value)
     if isinstance(value, str):
         v = yaml.safe_load(value) if value.strip().startswith('[') else [x.strip() for x in value.split(',') if x.strip()]
@@ -87,6 +73,7 @@ def as_list(value, name: str = 'value') -> list:
     raise ValueError(f'{name}={value!r}: expected a list, e.g. -p {name} "[0, 1, 2]" on the papermill command line '
                      f"or -y '{name}: [0, 1, 2]'")
 
+# %% ../../nbs/15_mrm.ablation.ipynb #e9bd5b49
 def resolve_variants(variants) -> list[str]:
     "Variant names from a list, a list string, or the shorthands 'all' / 'core'; validated against `MRM_VARIANTS`."
     if isinstance(variants, str) and variants.strip() in ('all', 'core'):
@@ -95,6 +82,7 @@ def resolve_variants(variants) -> list[str]:
     _check_variants(v)
     return [VARIANT_ALIASES.get(x, x) for x in v]
 
+# %% ../../nbs/15_mrm.ablation.ipynb #04ff9377
 def resolve_seeds(seeds) -> list[int]:
     "Seeds as distinct ints from a list or list string; a bare number is refused (one seed, or that many seeds?)."
     s = as_list(seeds, 'seeds')
@@ -105,7 +93,6 @@ def resolve_seeds(seeds) -> list[int]:
 # %% ../../nbs/15_mrm.ablation.ipynb #77a9c09c
 def count_flops(model: torch.nn.Module, n_samples: int = 1000, in_channels: int | None = None) -> int:
     "Forward FLOPs for one record of `n_samples` time steps (FlopCounterMode: matmul/conv only; multiply-add = 2)."
-    from torch.utils.flop_counter import FlopCounterMode
     if in_channels is None:
         cfg = getattr(model, 'config', None)
         in_channels = getattr(cfg, 'in_channels', None) or 12
@@ -118,6 +105,7 @@ def count_flops(model: torch.nn.Module, n_samples: int = 1000, in_channels: int 
     finally: model.train(was)
     return int(fc.get_total_flops())
 
+# %% ../../nbs/15_mrm.ablation.ipynb #b8bc0cb9
 def time_train_step(model: torch.nn.Module, loss_fn, batch: int = 8, n_samples: int = 1000, in_channels: int = 12,
                     n_classes: int = 5, reps: int = 3, device='cpu') -> float:
     "Median wall-clock seconds per record of a training step (forward, loss, backward) on random data, after one warm-up step."
@@ -136,16 +124,16 @@ def time_train_step(model: torch.nn.Module, loss_fn, batch: int = 8, n_samples: 
         if i: times.append(time.perf_counter() - t)
     return float(np.median(times)) / batch
 
+# %% ../../nbs/15_mrm.ablation.ipynb #ffe94a80
 def variant_costs(base: ExperimentConfig, variants: Sequence[str], n_classes: int, n_samples: int | None = None,
                   in_channels: int = 12, time_batch: int = 0) -> pd.DataFrame:
     "Parameters and forward GFLOPs per record of each variant under `base` (`n_samples`: 10 s at `base.fs`); with `time_batch`, also ms per record of a training step."
-    from ecgnb.mrm.experiment import build_loss
     _check_variants(variants)
     n_samples = n_samples or int(round(10 * base.fs))
     rows = []
     for v in variants:
         cfg = base.replace(variant=v)
-        m = build_model(cfg, n_classes, in_channels)
+        m = build_experiment_model(cfg, n_classes, in_channels)
         r = dict(variant=v, params=sum(p.numel() for p in m.parameters()),
                  gflops=count_flops(m, n_samples, in_channels) / 1e9)
         if time_batch:
@@ -167,6 +155,7 @@ def data_signature(data: LabeledECG) -> dict:
                 classes=list(data.classes), n_records={k: int(len(v)) for k, v in data.splits.items()},
                 hash=h.hexdigest()[:16])
 
+# %% ../../nbs/15_mrm.ablation.ipynb #e5cb9978
 def _base_identity(base: ExperimentConfig) -> dict:
     "The base configuration without the fields an ablation varies (variant, seed)."
     return {k: v for k, v in base.identity().items() if k not in ('variant', 'seed')}
@@ -175,6 +164,7 @@ def pair_key(variant: str, seed: int) -> str:
     "Name of the run folder / result row of one (variant, seed) pair."
     return f'{variant}-s{int(seed)}'
 
+# %% ../../nbs/15_mrm.ablation.ipynb #fc035d66
 def load_results(root) -> pd.DataFrame:
     "The finished rows of the ablation in folder `root` (empty DataFrame if none)."
     p = Path(root)/'results.json'
@@ -195,6 +185,7 @@ def _save_results(root: Path, rows: dict):
     with atomic_write(root/'results.json') as f: json.dump(jsonable(dict(rows=rows)), f, indent=1)
     with atomic_write(root/'results.csv') as f: _rows_to_df(list(rows.values())).to_csv(f, index=False)
 
+# %% ../../nbs/15_mrm.ablation.ipynb #b65199b4
 def _head_metrics(out: dict, cfg_model) -> dict:
     "AUC/Fmax per head, named by what the head is ('high', 'low', 'mean' of two heads, or 'fused')."
     t, p = out['test'], out['primary_head']
@@ -225,7 +216,7 @@ def _row(variant, seed, out, model_cfg, flops, root: Path) -> dict:
                 class_auc={str(c): float(a) for c, a in pc[p]['auc'].items()},
                 class_auc_low=None if low is None else {str(c): float(a) for c, a in low['auc'].items()})
 
-# %% ../../nbs/15_mrm.ablation.ipynb #e5cb9978
+# %% ../../nbs/15_mrm.ablation.ipynb #cf21bf40
 def _open_folder(root: Path, ident: dict, resume: bool) -> dict:
     "Check (or start) the ablation folder `root` for experiment `ident`; the finished rows recorded there."
     meta_path = root/'ablation.json'
@@ -243,6 +234,7 @@ def _open_folder(root: Path, ident: dict, resume: bool) -> dict:
                                                  'environment': environment_info()})
     return json.loads((root/'results.json').read_text())['rows'] if (root/'results.json').exists() else {}
 
+# %% ../../nbs/15_mrm.ablation.ipynb #5df3ab56
 def _pair_run(root: Path, key: str, cfg: ExperimentConfig, resume: bool) -> tuple[RunDir, bool]:
     "The run folder of one (variant, seed) pair, with params.yaml and env.json; (run, fresh)."
     path = root/'runs'/key
@@ -251,11 +243,11 @@ def _pair_run(root: Path, key: str, cfg: ExperimentConfig, resume: bool) -> tupl
     path.mkdir(parents=True, exist_ok=True)
     run = RunDir(path)
     if fresh or not (path/'params.yaml').exists():
-        import yaml
         with atomic_write(path/'params.yaml') as f: yaml.safe_dump(jsonable(cfg.to_dict()), f, sort_keys=False)
         run.save_json('env.json', environment_info())
     return run, fresh
 
+# %% ../../nbs/15_mrm.ablation.ipynb #7114e6c1
 def run_ablation(base: ExperimentConfig, # the settings every run shares (variant and seed are varied)
                  variants: Sequence[str] | None = None, # variant names (aliases allowed); default: all
                  seeds: Sequence[int] = (0, 1, 2), # distinct seeds
@@ -286,7 +278,7 @@ def run_ablation(base: ExperimentConfig, # the settings every run shares (varian
         log(f'[{i + 1}/{len(todo)}] {key}: ' + ('training' if fresh else 'resuming an interrupted run'))
         out = run_experiment(cfg, run=run, data=data, log=lambda *a, **k: None, progress=progress)
         if v not in flops:
-            m = build_model(cfg, K, C)
+            m = build_experiment_model(cfg, K, C)
             flops[v] = (count_flops(m, T, C), m.config)
         r = rows[key] = _row(v, s, out, flops[v][1], flops[v][0], root)
         _save_results(root, rows)
@@ -299,12 +291,10 @@ def run_ablation(base: ExperimentConfig, # the settings every run shares (varian
 # %% ../../nbs/15_mrm.ablation.ipynb #59805554
 def ablation_dir(base: ExperimentConfig, out_root='runs', name: str | None = None) -> RunDir:
     "The `RunDir` `out_root/ablation-<dataset>-<task>-<hash of base settings and data_dir>` (created if absent, reused if present)."
-    from ecgnb.training.loop import fingerprint
     h = fingerprint(dict(base=_base_identity(base), data_dir=str(base.data_dir)))
     path = Path(out_root)/(name or f'ablation-{base.dataset}-{base.task}-{h}')
     path.mkdir(parents=True, exist_ok=True)
     run = RunDir(path)
     if not (path/'params.yaml').exists():
-        import yaml
         with atomic_write(path/'params.yaml') as f: yaml.safe_dump(jsonable(base.to_dict()), f, sort_keys=False)
     return run

@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .experiment import MRM_VARIANTS
+
 # %% auto #0
-__all__ = ['t_interval', 'paired_test', 'holm', 'summarize', 'format_summary', 'markdown_table', 'branch_table', 'branch_effect',
-           'statement_categories', 'per_class_diff', 'conclusion']
+__all__ = ['t_interval', 'paired_test', 'holm', 'summarize_ablation', 'format_summary', 'markdown_table', 'branch_table',
+           'branch_effect', 'statement_categories', 'per_class_diff', 'conclusion']
 
 # %% ../../nbs/15a_mrm.ablation_stats.ipynb #2b96c4c9
 def t_interval(x, # values (NaN/inf are left out)
@@ -31,6 +33,7 @@ def t_interval(x, # values (NaN/inf are left out)
     h = float(stats.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
     return (m, m - h, m + h)
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #ba424d80
 def paired_test(a, # values of the variant, aligned with `b` (e.g. by seed)
                 b, # values of the reference
                 alpha: float = 0.05, # 1 - confidence level of the interval
@@ -51,6 +54,7 @@ def paired_test(a, # values of the variant, aligned with `b` (e.g. by seed)
     return dict(diff=mean, diff_lo=lo, diff_hi=hi, p_t=p_t, p_wilcoxon=p_w, n_pairs=n,
                 p_w_min=2.0 / 2 ** n if n else math.nan)
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #c91ef233
 def holm(p, # p-values of one family of tests (NaN: not tested)
         ) -> np.ndarray:
     "Holm-Bonferroni adjusted p-values (nan entries are left out and stay nan)."
@@ -67,12 +71,15 @@ def holm(p, # p-values of one family of tests (NaN: not tested)
 # %% ../../nbs/15a_mrm.ablation_stats.ipynb #98da63a2
 def _short(metric: str) -> str: return {'test_auc': 'auc', 'test_fmax': 'fmax'}.get(metric, metric)
 
-def summarize(df: pd.DataFrame, ref: str = 'default', metrics: Sequence[str] = ('test_auc', 'test_fmax'),
-              alpha: float = 0.05) -> pd.DataFrame:
+def summarize_ablation(df: pd.DataFrame, # one row per (variant, seed), as `run_ablation` returns
+                       ref: str = 'default', # the reference variant
+                       metrics: Sequence[str] = ('test_auc', 'test_fmax'), # columns to summarise
+                       alpha: float = 0.05, # 1 - confidence level
+                      ) -> pd.DataFrame:
     "Per variant: mean and t-interval over seeds of each metric, paired difference to `ref` (same seed) with t/Wilcoxon/Holm p-values, and cost."
-    if df.empty: raise ValueError('summarize: no results (run_ablation returned no rows)')
+    if df.empty: raise ValueError('summarize_ablation: no results (run_ablation returned no rows)')
     if ref not in set(df.variant):
-        raise ValueError(f'summarize: reference variant {ref!r} is not in the results ({sorted(set(df.variant))}); '
+        raise ValueError(f'summarize_ablation: reference variant {ref!r} is not in the results ({sorted(set(df.variant))}); '
                          'include it in the ablation or pass ref=')
     order = [ref] + [v for v in dict.fromkeys(df.variant) if v != ref]
     r = df[df.variant == ref].set_index('seed')
@@ -101,6 +108,7 @@ def summarize(df: pd.DataFrame, ref: str = 'default', metrics: Sequence[str] = (
     out.attrs['ref'] = ref
     return out
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #a962a1ed
 def format_summary(summary: pd.DataFrame, metrics: Sequence[str] = ('auc', 'fmax'), digits: int = 3) -> pd.DataFrame:
     "A readable table: 'mean [lo, hi]' strings, paired differences with p-values, n, cost."
     f = lambda m, lo, hi: (f'{m:.{digits}f}' + (f' [{lo:.{digits}f}, {hi:.{digits}f}]' if np.isfinite(lo) else '')
@@ -152,6 +160,7 @@ def branch_effect(df: pd.DataFrame, variant: str = 'default', ref: str = 'no_mut
     return dict(variant=variant, ref=ref, head=head, mean=float(a.mean()) if len(a) else math.nan,
                 ref_mean=float(b.mean()) if len(b) else math.nan, **paired_test(a[common], b[common], alpha))
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #08835021
 def statement_categories(classes: Sequence[str], statements: pd.DataFrame | None = None) -> pd.Series:
     "PTB-XL category of each class: 'rhythm', 'form', 'diagnostic' or combinations ('diagnostic+form'); superclasses/subclasses are 'diagnostic'."
     out = {}
@@ -166,6 +175,7 @@ def statement_categories(classes: Sequence[str], statements: pd.DataFrame | None
         out[c] = cat or 'class'
     return pd.Series(out, name='category')
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #3618970c
 def per_class_diff(df: pd.DataFrame, ref: str = 'default', categories: pd.Series | None = None,
                    alpha: float = 0.05) -> pd.DataFrame:
     "Long table (variant, class): mean test AUC, paired mean difference to `ref` with t-interval, n pairs, category."
@@ -194,9 +204,9 @@ def _verdict(d, lo, hi, n, what: str) -> str:
     if hi < 0: return f'{what}: lower ({ci}).'
     return f'{what}: no detectable difference ({ci}; the interval includes 0).'
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #4e1dce09
 def _header_lines(summary, ref, budget) -> list[str]:
     "The reference's result, then each variant's paired difference with its verdict and the Holm / Fmax summary."
-    from ecgnb.mrm.ablation import ABLATIONS
     r, n = summary.loc[ref], int(summary.loc[ref, 'n'])
     L = [f"Reference '{ref}': test macro-AUC {r['auc']:.4f}" + (f" [95% t-interval {r['auc_lo']:.4f}, {r['auc_hi']:.4f}]"
          if np.isfinite(r['auc_lo']) else '') + f" over {n} seed(s)" + (f'; {budget}' if budget else '') + '.', '',
@@ -207,7 +217,7 @@ def _header_lines(summary, ref, budget) -> list[str]:
                    ('high_only', 'High-resolution branch alone'), ('low_only', 'Low-resolution branch alone')])
     for v in [v for v in claims if v in summary.index] + [v for v in summary.index if v not in claims and v != ref]:
         s = summary.loc[v]
-        what = f'{claims[v]} ({v})' if v in claims else f'{v} ({ABLATIONS[v][1]})' if v in ABLATIONS else v
+        what = f'{claims[v]} ({v})' if v in claims else f'{v} ({MRM_VARIANTS[v].change})' if v in MRM_VARIANTS else v
         L.append('- ' + _verdict(s['d_auc'], s['d_auc_lo'], s['d_auc_hi'], int(s['n_pairs']), what))
     sig = [v for v in summary.index if v != ref and np.isfinite(summary.loc[v, 'p_holm_auc'])
            and summary.loc[v, 'p_holm_auc'] < 0.05]
@@ -224,6 +234,7 @@ def _header_lines(summary, ref, budget) -> list[str]:
             'no variant\'s paired interval excludes 0.'))
     return L
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #eae28656
 def _claim_lines(summary, df, ref) -> list[str]:
     "The paper's claims (two resolutions, naive fusion, mutual learning on the low branch, attention) read against the run."
     L = ['', "The paper's claims, read against this run:"]
@@ -252,6 +263,7 @@ def _claim_lines(summary, df, ref) -> list[str]:
                                                      else 'not shown by this run.'))
     return L
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #983f3239
 def _limit_lines(summary, df, ref, synthetic) -> list[str]:
     "What the evidence cannot say: seeds and test power, synthetic data, under-training, protocol."
     n = int(summary.loc[ref, 'n'])
@@ -271,12 +283,13 @@ def _limit_lines(summary, df, ref, synthetic) -> list[str]:
     L.append('- The test split is evaluated once per run; epochs and thresholds are chosen on validation only.')
     return L
 
-def conclusion(summary: pd.DataFrame, # `summarize` output
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #26b624b5
+def conclusion(summary: pd.DataFrame, # `summarize_ablation` output
                df: pd.DataFrame, # the raw rows (`run_ablation` output)
                ref: str = 'default', # the reference variant
                synthetic: bool = True, # the data are the offline cohort (says so in the limits)
                budget: str = '', # one line describing seeds, epochs, data
               ) -> str:
-    "A plain-text conclusion generated from `summarize` output and the raw rows: verdicts on the paper's claims and the limits of the evidence."
+    "A plain-text conclusion generated from `summarize_ablation` output and the raw rows: verdicts on the paper's claims and the limits of the evidence."
     return '\n'.join(_header_lines(summary, ref, budget) + _claim_lines(summary, df, ref)
                      + _limit_lines(summary, df, ref, synthetic))

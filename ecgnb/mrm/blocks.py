@@ -109,6 +109,7 @@ class ECABlock(nn.Module):
 
     def forward(self, x): return x + self.eca(F.relu(self.bn(self.conv(x))))
 
+# %% ../../nbs/09_mrm.blocks.ipynb #a664467c
 class SEBlock(nn.Module):
     "Grouped conv3 (C/16 groups) -> BN -> ReLU -> SE gate, plus identity (`SEBasicBlock`)."
     def __init__(self, channels: int):

@@ -16,14 +16,17 @@ from torch import nn
 
 from ..core import RunDir, seed_everything, get_device
 from ..data.core import ECGDataError, LabeledECG
-from ..models.zoo import MODELS, get_model, register_model, count_parameters
+from ..data.cpsc2018 import load_cpsc2018
+from ..data.ptbxl import load_ptbxl
+from ..data.synthetic import default_cohort
+from ..models.zoo import MODELS, get_model, count_parameters
 from .network import MRMConfig, MRMNet, MutualLoss, mrm_logits
 from ..training.loop import fit, evaluate_test
 
 # %% auto #0
-__all__ = ['BENCHMARK_AUC', 'MRM_VARIANTS', 'VARIANT_ALIASES', 'WINDOW_POLICIES', 'ALL_WINDOWS_MAX_S', 'resolve_variant',
-           'ExperimentConfig', 'prune_classes', 'split_windows', 'window_groups', 'record_ids', 'load_data',
-           'build_model', 'build_loss', 'predictor', 'run_experiment']
+__all__ = ['BENCHMARK_AUC', 'MRM_VARIANTS', 'VARIANT_ALIASES', 'WINDOW_POLICIES', 'ALL_WINDOWS_MAX_S', 'MRMVariant',
+           'resolve_variant', 'ExperimentConfig', 'prune_classes', 'split_windows', 'window_groups', 'record_ids',
+           'load_data', 'build_experiment_model', 'build_loss', 'predictor', 'run_experiment']
 
 # %% ../../nbs/14_mrm.experiment.ipynb #02e03cbb
 BENCHMARK_AUC = {  # best published macro-AUC on the test fold (Strodthoff et al. 2021 leaderboard) and its model
@@ -37,33 +40,45 @@ BENCHMARK_AUC = {  # best published macro-AUC on the test fold (Strodthoff et al
 }
 
 # %% ../../nbs/14_mrm.experiment.ipynb #6427ddc8
-def _mrmnet(num_classes: int, input_channels: int = 12, **kwargs) -> MRMNet:
-    return MRMNet(MRMConfig(n_classes=num_classes, in_channels=input_channels, **kwargs))
+@dataclasses.dataclass(frozen=True)
+class MRMVariant:
+    "One named MRM-Net configuration: its model and loss overrides, and the ablation question it answers."
+    question: str   # the ablation group it belongs to ('reference', 'branches', 'fusion', 'mutual learning', ...)
+    change: str     # what differs from 'default', in words
+    model: dict = dataclasses.field(default_factory=dict)   # `MRMConfig` overrides
+    loss: dict = dataclasses.field(default_factory=dict)    # `MutualLoss` overrides
 
-if 'mrmnet' not in MODELS: register_model('mrmnet', _mrmnet)
-
-# (model config overrides, loss overrides) per named MRM-Net variant
+# %% ../../nbs/14_mrm.experiment.ipynb #a1ac735c
 MRM_VARIANTS = {
-    'default':         ({}, {}),
-    'released':        (dict(eca_conv=False, eca_gate='hard_sigmoid'), {}),
+    'default':         MRMVariant('reference', 'full MRM-Net: two branches, dual attention, mutual learning (final features + logits, softmax KL, T=4)'),
+    'released':        MRMVariant('reference', 'as released: ECA convolution built but unused, hard-sigmoid gate',
+                                  model=dict(eca_conv=False, eca_gate='hard_sigmoid')),
     # ablations (chapter 21): each is a configuration of the same model class and loss
-    'high_only':       (dict(branches='high'), dict(parts='none')),
-    'low_only':        (dict(branches='low'), dict(parts='none')),
-    'fuse_add':        (dict(fusion='add'), dict(parts='none')),
-    'fuse_concat':     (dict(fusion='concat'), dict(parts='none')),
-    'no_attention':    (dict(attention=False), {}),
-    'no_mutual':       ({}, dict(parts='none')),
-    'mutual_logits':   ({}, dict(parts='logits')),
-    'mutual_features': ({}, dict(parts='features')),
-    'mutual_stages':   (dict(mutual='stages'), {}),
-    'bernoulli_kl':    ({}, dict(kind='bernoulli')),   # summed over labels: the softmax KL's per-record scale
-    'T1':              ({}, dict(T=1.0)),
-    'T2':              ({}, dict(T=2.0)),
-    'T8':              ({}, dict(T=8.0)),
+    'high_only':       MRMVariant('branches', 'high-resolution branch alone (one head)',
+                                  model=dict(branches='high'), loss=dict(parts='none')),
+    'low_only':        MRMVariant('branches', 'low-resolution branch alone (one head)',
+                                  model=dict(branches='low'), loss=dict(parts='none')),
+    'fuse_add':        MRMVariant('fusion', 'naive fusion: pooled branch features added, one head, no mutual learning',
+                                  model=dict(fusion='add'), loss=dict(parts='none')),
+    'fuse_concat':     MRMVariant('fusion', 'naive fusion: pooled branch features concatenated, one head, no mutual learning',
+                                  model=dict(fusion='concat'), loss=dict(parts='none')),
+    'no_attention':    MRMVariant('attention', 'dual-attention fusion blocks replaced by plain residual blocks of the same depth',
+                                  model=dict(attention=False)),
+    'no_mutual':       MRMVariant('mutual learning', 'two heads trained with BCE only (no KL terms)', loss=dict(parts='none')),
+    'mutual_logits':   MRMVariant('mutual learning', 'logit KL only', loss=dict(parts='logits')),
+    'mutual_features': MRMVariant('mutual learning', 'feature KL only', loss=dict(parts='features')),
+    'mutual_stages':   MRMVariant('mutual learning', "feature KL after every stage as well as at the end (the paper's description; alias 'paper')",
+                                  model=dict(mutual='stages')),
+    'bernoulli_kl':    MRMVariant('KL form', 'per-label Bernoulli KL, summed over labels (the softmax KL\'s per-record scale), instead of a softmax over classes',
+                                  loss=dict(kind='bernoulli')),
+    'T1':              MRMVariant('temperature', 'KL temperature 1', loss=dict(T=1.0)),
+    'T2':              MRMVariant('temperature', 'KL temperature 2', loss=dict(T=2.0)),
+    'T8':              MRMVariant('temperature', 'KL temperature 8', loss=dict(T=8.0)),
 }
 
 VARIANT_ALIASES = {'paper': 'mutual_stages'}   # other names of the same configuration (not separate variants)
 
+# %% ../../nbs/14_mrm.experiment.ipynb #a02d39a6
 def resolve_variant(name: str, # a variant name or alias, e.g. 'paper'
                    ) -> str:
     "The canonical variant name (`MRM_VARIANTS` key) of `name`; a clear error for an unknown one."
@@ -76,6 +91,7 @@ def resolve_variant(name: str, # a variant name or alias, e.g. 'paper'
 # %% ../../nbs/14_mrm.experiment.ipynb #a7fadbe0
 WINDOW_POLICIES = ('first', 'stretch', 'tile', 'all')
 
+# %% ../../nbs/14_mrm.experiment.ipynb #9e33dd52
 @dataclasses.dataclass
 class ExperimentConfig:
     "Everything one training run depends on; `to_dict()` is what params.yaml and checkpoints record."
@@ -172,6 +188,7 @@ def split_windows(data: LabeledECG, # records zero-padded at the end to a common
     return dataclasses.replace(data, X=X, Y=data.Y[rows], meta=meta, splits=splits, mask=data.mask[rows],
                                info={**data.info, 'windows': dict(seconds=seconds, per_record=k.tolist())})
 
+# %% ../../nbs/14_mrm.experiment.ipynb #5a10706f
 def window_groups(data: LabeledECG, # a dataset whose rows may be windows of records
                   split: str, # 'train' | 'valid' | 'test'
                  ):
@@ -196,11 +213,9 @@ def record_ids(data: LabeledECG, # the dataset
 def _load_dataset(cfg: ExperimentConfig, path, log) -> LabeledECG:
     "The full dataset `cfg` names, read from `path` by its loader (CPSC2018 with the window policy)."
     if cfg.dataset == 'ptbxl':
-        from ecgnb.data.ptbxl import load_ptbxl
         return load_ptbxl(path, task=cfg.task, fs=cfg.fs)
     if cfg.task not in ('all', 'superdiagnostic'):
         log(f"CPSC2018 has one task (9 classes); task={cfg.task!r} is read as 'all'")
-    from ecgnb.data.cpsc2018 import load_cpsc2018
     if cfg.window == 'all': return load_cpsc2018(path, fs=cfg.fs, seconds=ALL_WINDOWS_MAX_S, window='first')
     return load_cpsc2018(path, fs=cfg.fs, window=cfg.window)
 
@@ -210,7 +225,6 @@ def load_data(cfg: ExperimentConfig, # what to load: dataset, task, fs, window, 
     "The dataset named by `cfg` as a `LabeledECG` (offline cohort if `cfg.data_dir` is None), subsampled if asked."
     path = cfg.data_dir
     if path is None:
-        from ecgnb.data.synthetic import default_cohort
         path = default_cohort()[cfg.dataset]
         log(f'data_dir=None: using the generated offline cohort at {path} (synthetic; not evidence about patients)')
     data = _load_dataset(cfg, path, log)
@@ -219,22 +233,27 @@ def load_data(cfg: ExperimentConfig, # what to load: dataset, task, fs, window, 
     return split_windows(data, 10) if cfg.window == 'all' else data
 
 # %% ../../nbs/14_mrm.experiment.ipynb #d8531c13
-def build_model(cfg: ExperimentConfig, n_classes: int, in_channels: int = 12) -> nn.Module:
+def build_experiment_model(cfg: ExperimentConfig, # the experiment: model, variant, head, model_kwargs
+                           n_classes: int, # number of outputs K
+                           in_channels: int = 12, # number of leads C
+                          ) -> nn.Module:
     "The network named by `cfg` (MRM-Net variants resolved through `MRM_VARIANTS`)."
     if cfg.model == 'mrmnet':
-        m_over, _ = MRM_VARIANTS[cfg.variant]
-        return MRMNet(MRMConfig(n_classes=n_classes, in_channels=in_channels,
-                                **{**m_over, 'predict_head': cfg.head, **cfg.model_kwargs}))
+        return get_model('mrmnet', n_classes, input_channels=in_channels,
+                         **{**MRM_VARIANTS[cfg.variant].model, 'predict_head': cfg.head, **cfg.model_kwargs})
     return get_model(cfg.model, n_classes, input_channels=in_channels, **cfg.model_kwargs)
 
-def build_loss(cfg: ExperimentConfig) -> nn.Module:
+# %% ../../nbs/14_mrm.experiment.ipynb #1dcc9c07
+def build_loss(cfg: ExperimentConfig, # the experiment: model, variant, loss
+              ) -> nn.Module:
     "MRM-Net: `MutualLoss` with the variant's settings (plus `cfg.loss`); other models: BCE with logits."
-    if cfg.model == 'mrmnet':
-        _, l_over = MRM_VARIANTS[cfg.variant]
-        return MutualLoss(**{**l_over, **cfg.loss})
+    if cfg.model == 'mrmnet': return MutualLoss(**{**MRM_VARIANTS[cfg.variant].loss, **cfg.loss})
     return nn.BCEWithLogitsLoss()
 
-def predictor(cfg: ExperimentConfig, head: str | None = None):
+# %% ../../nbs/14_mrm.experiment.ipynb #5b3ab02c
+def predictor(cfg: ExperimentConfig, # the experiment
+              head: str | None = None, # MRM-Net head: 'mean' | 'high' | 'low'; None: `cfg.head`
+             ):
     "`predict_fn` for the trainer: MRM-Net's chosen head (or mean of heads); other models' logits as they are."
     if cfg.model != 'mrmnet': return None
     head = head or cfg.head
@@ -250,7 +269,7 @@ def run_experiment(cfg: ExperimentConfig, run: RunDir | None = None, root='runs'
     std = None if cfg.standardize == 'none' else cfg.standardize
     dls = data.dataloaders(batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers, standardizer=std)
     seed_everything(cfg.seed)
-    model = build_model(cfg, len(data.classes), data.X.shape[1])
+    model = build_experiment_model(cfg, len(data.classes), data.X.shape[1])
     loss = build_loss(cfg)
     sd = dls['train'].dataset.standardizer
     prep = dict(fs=data.fs, leads=list(data.leads), standardizer=sd.state_dict() if sd is not None else None,

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple, Sequence
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -227,7 +228,6 @@ def grad_param_count(model: nn.Module, x: torch.Tensor, loss_fn=None, y: torch.T
 # %% ../../nbs/10_mrm.network.ipynb #2dc32bd1
 def layer_summary(model: nn.Module, x: torch.Tensor, depth: int = 2):
     "DataFrame (module, type, output shape, parameters) of the modules `depth` levels down that `model(x)` calls; containers that are iterated rather than called are expanded."
-    import pandas as pd
     shapes, hooks = {}, []
     def _shape(o):
         if torch.is_tensor(o): return tuple(o.shape)

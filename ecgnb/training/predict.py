@@ -39,6 +39,7 @@ def init_distributed(backend: str | None = None) -> bool:
     dist.init_process_group(backend or ('nccl' if torch.cuda.is_available() else 'gloo'))
     return True
 
+# %% ../../nbs/13b_training.predict.ipynb #ffd1c0e8
 def make_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, distributed: bool | None = None,
                 num_workers: int = 0, drop_last: bool = False, **kwargs) -> DataLoader:
     "A DataLoader with a seeded generator, or with a `DistributedSampler` under torchrun (`distributed=None`: detect)."
@@ -60,6 +61,7 @@ def default_predict(output):
     raise TypeError(f'cannot find logits in a model output of type {type(output).__name__}; '
                     "return a tensor, a dict with 'logits', or pass predict_fn=")
 
+# %% ../../nbs/13b_training.predict.ipynb #f37328fa
 def split_loss(res):
     "`loss_fn` result -> (scalar tensor, {name: float tensor})."
     if isinstance(res, tuple): loss, parts = res
@@ -74,6 +76,7 @@ def to_device(x, device):
     if isinstance(x, dict): return {k: to_device(v, device) for k, v in x.items()}
     return x
 
+# %% ../../nbs/13b_training.predict.ipynb #40056d83
 def autocast_context(device: torch.device, precision: str):
     "`torch.autocast` for 'bf16'/'fp16', a no-op context for 'fp32'."
     if precision not in ('fp32', 'bf16', 'fp16'):
@@ -81,11 +84,12 @@ def autocast_context(device: torch.device, precision: str):
     dtype = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=precision != 'fp32')
 
+# %% ../../nbs/13b_training.predict.ipynb #8de33356
 def maybe_progress(it, show: bool, desc=None):
     "`ecgnb.core.progress` bar over `it` (transient), or `it` itself when not shown."
     return _progress(it, desc=desc, leave=False) if show else it
 
-# %% ../../nbs/13b_training.predict.ipynb #8de33356
+# %% ../../nbs/13b_training.predict.ipynb #7271c93d
 def _gather(x, sampler, n):
     "All-gather per-process rows of `x` (numpy) from a DistributedSampler back into dataset order, dropping padding."
     idx = np.asarray(list(iter(sampler)))
@@ -121,6 +125,7 @@ def predict_loader(model, dl, device, predict_fn=None, loss_fn=None, precision='
     loss = (stats[0] / stats[1]).item() if loss_fn is not None else float('nan')
     return y, p, loss, {k: (v / stats[1]).item() for k, v in zip(parts, stats[2:])}
 
+# %% ../../nbs/13b_training.predict.ipynb #7ce19bf0
 def evaluate_split(model, dl, predict_fn=None, device='auto', precision='fp32', progress=False):
     "Labels and probabilities `(y, p)` (numpy, dataset order) of `model` on loader `dl`; gathers across processes under DDP."
     dev = next(unwrap_model(model).parameters()).device if device == 'auto' else get_device(device)
