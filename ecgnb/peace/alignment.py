@@ -191,7 +191,7 @@ def axis_alignment(model, ecg_emb, Y, E=None, classes: Sequence[str] | None = No
     df['macro'] = df.mean(1)
     return df
 
-# %% ../../nbs/33_peace.alignment.ipynb #432f5f32
+# %% ../../nbs/33_peace.alignment.ipynb #5dac9bc3
 def plot_caf_schedule(history: pd.DataFrame, steps_per_epoch: int | None = None, ax=None, title: str | None = None):
     "λ(t), the CAF convergence gate (computed in every mode), the EMA classification loss and the prior loss over training steps (from `CAFGate.history_df()`)."
     import matplotlib.pyplot as plt
@@ -214,6 +214,8 @@ def plot_caf_schedule(history: pd.DataFrame, steps_per_epoch: int | None = None,
     ax.set_title(title or 'Curriculum gate')
     return fig
 
+
+# %% ../../nbs/33_peace.alignment.ipynb #3855446d
 def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     "Cosine similarity `[K, K]` of each class's mean ECG embedding (rows) to each label prototype (columns); NaN rows for absent classes."
     e, Y = np.asarray(ecg_emb, np.float32), np.asarray(Y)
@@ -221,6 +223,8 @@ def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     means = np.stack([e[Y[:, k] > 0].mean(0) if Y[:, k].any() else np.full(e.shape[1], np.nan) for k in range(Y.shape[1])])
     return zero_shot_scores(np.nan_to_num(means), label_text_emb) + np.where(Y.any(0), 0, np.nan)[:, None]
 
+
+# %% ../../nbs/33_peace.alignment.ipynb #2dc4449a
 def plot_similarity(S, classes: Sequence[str], ax=None, title: str | None = None):
     "Heat map of a class × label similarity matrix (`class_similarity`)."
     import matplotlib.pyplot as plt
@@ -253,3 +257,4 @@ def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes:
     ax.legend(fontsize=7, markerscale=1.5, ncol=2); ax.set_xlabel('PC 1'); ax.set_ylabel('PC 2')
     ax.set_title(title or 'ECG (dots) and text (crosses) embeddings')
     return fig
+
