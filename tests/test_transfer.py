@@ -13,7 +13,8 @@ from ecgnb.data.core import ECGDataError, LabeledECG, LEADS12, Standardizer
 from ecgnb.data.zzu import AGE_GROUPS
 from ecgnb.peace.transfer import (breakdown, check_domains, kshot_sample, lead_set, setting_splits, shared_label_space,
                             with_classes)
-from ecgnb.peace.methods import build_model, mk_mmd
+from ecgnb.peace.baselines import mk_mmd
+from ecgnb.peace.methods import build_transfer_model
 
 CLS = ['NORM', 'STACH', 'SBRAD']
 
@@ -100,11 +101,11 @@ def test_kshot_never_exceeds_k_and_is_seeded(seed, k, p):
         assert not helps or (cnt + Y[r] > k).any()
 
 
-@pytest.mark.parametrize('family', ['ecg', 'early_fusion', 'late_fusion', 'merl', 'peace', 'peace_fused_text'])
-def test_no_label_leak_in_eval(family):
+@pytest.mark.parametrize('method', ['finetune', 'early_fusion', 'late_fusion', 'merl', 'peace', 'peace_fused_text'])
+def test_no_label_leak_in_eval(method):
     torch.manual_seed(0)
     E = F.normalize(torch.randn(3, 3, 16), dim=-1)
-    m = build_model(family, 3, E, width=8, d_model=16, d_proj=16).eval()
+    m = build_transfer_model(method, 3, E, width=8, d_model=16, d_proj=16).eval()
     x = torch.randn(4, 12, 128)
     y = torch.tensor([[1., 0, 0], [0, 1, 1], [0, 0, 1], [1, 0, 1]])
     with torch.no_grad():
@@ -119,7 +120,7 @@ def test_mmd_estimator_is_unbiased_near_zero():
 
 
 def test_runner_touches_test_split_once_per_run(monkeypatch):
-    import ecgnb.peace.report as tr
+    import ecgnb.peace.runner as tr
     rng = np.random.default_rng(0)
     n = 90
     Y = np.zeros((n, 3), np.uint8); Y[np.arange(n), rng.integers(0, 3, n)] = 1
@@ -129,11 +130,11 @@ def test_runner_touches_test_split_once_per_run(monkeypatch):
     data = tr.TransferData(src, tgt, CLS, pd.DataFrame(), Standardizer('global').fit(src.X, sp['train']),
                            F.normalize(torch.randn(3, 3, 16), dim=-1).numpy(), 0, True)
     seen = []
-    orig = tr.predict
+    orig = tr.predict_probabilities
     def spy(model, ds, *a, **k):
         seen.append((id(ds.X), tuple(ds.idx)))
         return orig(model, ds, *a, **k)
-    monkeypatch.setattr(tr, 'predict', spy)
+    monkeypatch.setattr(tr, 'predict_probabilities', spy)
     cfg = tr.TransferConfig(methods=('source_only', 'finetune', 'dann'), settings=('zero-shot', '5-shot', 'ptbxl'),
                             seeds=(0,), epochs_source=1, epochs_target=1, width=8, batch_size=16, n_boot=0, device='cpu')
     res = tr.run_transfer(cfg, data, progress=False, log=None)

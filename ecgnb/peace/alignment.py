@@ -13,13 +13,13 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from ..data.core import ECGDataError
+from sklearn.decomposition import PCA
+from sklearn.metrics import roc_auc_score
 
 # %% auto #0
 __all__ = ['positive_weights', 'lsbc_loss', 'bernoulli_entropy', 'CAFGate', 'PEACELoss', 'zero_shot_scores', 'retrieval_recall',
            'embed_split', 'axis_alignment', 'plot_caf_schedule', 'class_similarity', 'plot_similarity',
-           'plot_embedding_2d', 'shared_label_data']
+           'plot_embedding_2d']
 
 # %% ../../nbs/33_peace.alignment.ipynb #a0f71aa8
 def positive_weights(Y: torch.Tensor, weighting: str = 'any', empty: str = 'skip') -> torch.Tensor:
@@ -178,7 +178,6 @@ def embed_split(model, dl, device='cpu') -> dict:
 @torch.no_grad()
 def axis_alignment(model, ecg_emb, Y, E=None, classes: Sequence[str] | None = None) -> pd.DataFrame:
     "Per-label AUC of zero-shot scores from each axis's projected descriptors alone, and from the fused descriptors (rows: rhythm, morphology, ST-T, fused)."
-    from sklearn.metrics import roc_auc_score
     E = model.label_emb if E is None else torch.as_tensor(E).to(model.label_emb)
     Y = np.asarray(Y)
     protos = {ax: model.embed_text(F.normalize(E[:, a], dim=-1)) for a, ax in enumerate(('rhythm', 'morphology', 'ST-T'))}
@@ -192,7 +191,7 @@ def axis_alignment(model, ecg_emb, Y, E=None, classes: Sequence[str] | None = No
     df['macro'] = df.mean(1)
     return df
 
-# %% ../../nbs/33_peace.alignment.ipynb #432f5f32
+# %% ../../nbs/33_peace.alignment.ipynb #5dac9bc3
 def plot_caf_schedule(history: pd.DataFrame, steps_per_epoch: int | None = None, ax=None, title: str | None = None):
     "λ(t), the CAF convergence gate (computed in every mode), the EMA classification loss and the prior loss over training steps (from `CAFGate.history_df()`)."
     import matplotlib.pyplot as plt
@@ -215,6 +214,8 @@ def plot_caf_schedule(history: pd.DataFrame, steps_per_epoch: int | None = None,
     ax.set_title(title or 'Curriculum gate')
     return fig
 
+
+# %% ../../nbs/33_peace.alignment.ipynb #3855446d
 def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     "Cosine similarity `[K, K]` of each class's mean ECG embedding (rows) to each label prototype (columns); NaN rows for absent classes."
     e, Y = np.asarray(ecg_emb, np.float32), np.asarray(Y)
@@ -222,6 +223,8 @@ def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     means = np.stack([e[Y[:, k] > 0].mean(0) if Y[:, k].any() else np.full(e.shape[1], np.nan) for k in range(Y.shape[1])])
     return zero_shot_scores(np.nan_to_num(means), label_text_emb) + np.where(Y.any(0), 0, np.nan)[:, None]
 
+
+# %% ../../nbs/33_peace.alignment.ipynb #2dc4449a
 def plot_similarity(S, classes: Sequence[str], ax=None, title: str | None = None):
     "Heat map of a class × label similarity matrix (`class_similarity`)."
     import matplotlib.pyplot as plt
@@ -236,7 +239,6 @@ def plot_similarity(S, classes: Sequence[str], ax=None, title: str | None = None
 def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes: int = 8, ax=None, title: str | None = None, seed: int = 0):
     "PCA (fitted on ECG and text vectors together) of records coloured by their rarest label among the `max_classes` most frequent; ECG dots, text crosses."
     import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
     e, t, Y = np.asarray(ecg_emb), np.asarray(text_emb), np.asarray(Y)
     top = np.argsort(-Y.sum(0))[:max_classes]
     freq = Y.sum(0)
@@ -256,19 +258,3 @@ def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes:
     ax.set_title(title or 'ECG (dots) and text (crosses) embeddings')
     return fig
 
-# %% ../../nbs/33_peace.alignment.ipynb #9ab0210d
-def shared_label_data(data, source: str = 'ptbxl', min_train: int = 1, exclude: Sequence[str] = ()):
-    "Re-encode a `LabeledECG` of `source` into the shared label space (`ecgnb.data.labels`), keeping labels with >= `min_train` training positives, minus `exclude`."
-    from ecgnb.data.labels import encode_labels
-    if source == 'ptbxl':
-        if 'scp_codes' not in data.meta.columns:
-            raise ECGDataError(f'{data.name}: meta has no scp_codes column; load it with ecgnb.data.ptbxl.load_ptbxl')
-        codes = [list(c) for c in data.meta.scp_codes]
-    elif 'codes' in data.meta.columns: codes = list(data.meta.codes)
-    else: raise ECGDataError(f"{data.name}: for source {source!r} meta needs a 'codes' column of code lists")
-    Y, classes = encode_labels(codes, source, unknown='ignore')
-    tr = data.splits['train']
-    keep = [k for k, c in enumerate(classes) if Y[tr, k].sum() >= min_train and c not in set(exclude)]
-    import dataclasses
-    return dataclasses.replace(data, Y=Y[:, keep], classes=[classes[k] for k in keep], name=f'{data.name}-shared',
-                               info={**data.info, 'label_space': 'shared', 'excluded': list(exclude)})

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from ..models.zoo import get_model, count_parameters
 from ..mrm.network import MRMConfig, MRMNet
+from .text import compose_knowledge
 
 # %% auto #0
 __all__ = ['SequentialTokens', 'MRMTokens', 'ecg_token_backbone', 'sinusoidal_positions', 'LQNOutput', 'LabelQueryNetwork',
@@ -229,7 +230,6 @@ class PEACEModel(nn.Module):
 
     def knowledge(self, y: torch.Tensor, E: torch.Tensor | None = None):
         "Axis tokens [B, 3, d] and fused [B, d] of multi-hot `y` (compose_knowledge of ecgnb.peace.text)."
-        from ecgnb.peace.text import compose_knowledge
         return compose_knowledge(y, self.label_emb if E is None else E, normal_index=self.normal_index)
 
     def embed_text(self, fused: torch.Tensor) -> torch.Tensor:

@@ -142,7 +142,7 @@ def encode_cached(encoder: TextEncoder, # any object with name, dim, encode
         with atomic_write(path, 'wb') as f: np.save(f, E)
     return E
 
-# %% ../../nbs/31_peace.text.ipynb #68dde19e
+# %% ../../nbs/31_peace.text.ipynb #4e515b33
 REGENERATE = 'python scripts/make_text_embeddings.py'   # run in the repository root; needs pip install "ecgnb[text]"
 
 def embedding_asset_path() -> Path:
@@ -169,6 +169,8 @@ def make_embedding_asset(encoder: TextEncoder | None = None, # None: MiniLMEncod
                             descriptors_hash=np.array(D.attrs['hash']), descriptors_version=np.array(D.attrs['version']))
     return path
 
+
+# %% ../../nbs/31_peace.text.ipynb #09f50ad2
 _KEYS = ('labels', 'axes', 'emb', 'emb_pediatric', 'encoder', 'dim', 'text_hash', 'descriptors_hash', 'descriptors_version')
 
 @functools.lru_cache(maxsize=4)
@@ -207,6 +209,7 @@ def read_embedding_asset(path=None, # .npz asset; None: the packaged one
             raise ECGDataError(f'{p}: {k} has shape {A[k].shape}, expected {(len(A["labels"]), len(AXES3), A["dim"])}; {fix}')
         check_embeddings(A[k].reshape(-1, A['dim']), what=f'{p} {k}')
     return A
+
 
 # %% ../../nbs/31_peace.text.ipynb #01fa4b5c
 def label_embeddings(classes: Sequence[str], # shared labels, in model output order

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import re
 import warnings
 from pathlib import Path
@@ -15,46 +16,58 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..data.core import ECGDataError, LabeledECG
-from ..data.labels import all_labels, encode_labels, shared_labels
-from ..data.zzu import AGE_GROUPS, age_group
+from ..data.core import LEADS12, ECGDataError, LabeledECG, find_real_samples
+from ..data.cpsc2018 import load_cpsc2018
+from ..data.labels import all_labels, encode_labels, map_labels, shared_labels
+from ..data.ptbxl import load_ptbxl
+from ..data.synthetic import default_cohort
+from ..data.zzu import AGE_GROUPS, ZZU_SIGNAL_DIR, ZZUWindowReader, age_group, load_zzu
 from ..metrics import evaluate, per_class_auc, threshold_metrics, tune_thresholds
 
 # %% auto #0
-__all__ = ['NINE_LEAD_MISSING', 'LABEL_MODES', 'KSHOTS', 'to_shared', 'load_source', 'load_target', 'check_domains', 'lead_set',
-           'label_incidence', 'shared_label_space', 'with_classes', 'kshot_sample', 'parse_setting', 'setting_splits',
-           'evaluate_run', 'breakdown', 'age_groups_of', 'load_real_zzu23']
+__all__ = ['NINE_LEAD_MISSING', 'LABEL_MODES', 'KSHOTS', 'SETTING_KINDS', 'record_codes', 'to_shared', 'load_source',
+           'load_target', 'check_domains', 'lead_set', 'label_incidence', 'shared_label_space', 'with_classes',
+           'kshot_sample', 'Setting', 'parse_settings', 'setting_splits', 'evaluate_run', 'breakdown', 'age_groups_of',
+           'load_real_zzu23']
 
 # %% ../../nbs/34_peace.transfer.ipynb #9a4bba84
-def to_shared(data: LabeledECG, source: str, unknown: str = 'ignore') -> LabeledECG:
-    "Re-encode `data` (classes = codes of label-space `source`: 'ptbxl' | 'cpsc2018' | 'zzu') into shared labels."
-    codes = [[data.classes[j] for j in np.flatnonzero(row)] for row in data.Y]
+def record_codes(data: LabeledECG, source: str) -> list[list[str]]:
+    "Each record's codes of label-space `source`: PTB-XL's `scp_codes` (any task), a `codes` column, or the positive classes."
+    if source == 'ptbxl' and 'scp_codes' in data.meta.columns: return [list(c) for c in data.meta.scp_codes]
+    if 'codes' in data.meta.columns: return [list(c) for c in data.meta.codes]
+    return [[data.classes[j] for j in np.flatnonzero(row)] for row in data.Y]
+
+def to_shared(data: LabeledECG, # a loaded dataset whose codes belong to label-space `source`
+              source: str, # 'ptbxl' | 'cpsc2018' | 'zzu'
+              unknown: str = 'ignore', # codes the label space does not know: 'ignore' (counted) | 'raise'
+              min_train: int = 0, # keep only labels with at least this many positives in the 'train' split
+              exclude: Sequence[str] = (), # labels to drop
+             ) -> LabeledECG:
+    "`data` re-encoded into the shared label space (`ecgnb.data.labels`), optionally restricted by training positives."
     counter = collections.Counter()
-    Y, classes = encode_labels(codes, source, unknown=unknown, counter=counter)
-    info = {**data.info, 'label_source': source, 'unmapped_codes': dict(counter)}
+    Y, classes = encode_labels(record_codes(data, source), source, unknown=unknown, counter=counter)
+    if min_train > 0 or exclude:
+        n = Y[data.splits['train']].sum(0) if min_train > 0 else np.full(len(classes), min_train)
+        keep = [k for k, c in enumerate(classes) if n[k] >= min_train and c not in set(exclude)]
+        Y, classes = Y[:, keep], [classes[k] for k in keep]
+    info = {**data.info, 'label_source': source, 'label_space': 'shared', 'unmapped_codes': dict(counter),
+            'excluded': list(exclude)}
     return dataclasses.replace(data, Y=Y, classes=classes, name=f'{data.name}/shared', info=info)
 
-def _cohort(which: str):
-    from ecgnb.data.synthetic import default_cohort
-    return default_cohort()[which]
-
+# %% ../../nbs/34_peace.transfer.ipynb #9c62ef4e
 def load_source(dataset: str = 'ptbxl', data_dir=None, fs: int = 100, log=print) -> LabeledECG:
     "Adult source data in the shared label space: PTB-XL (task 'all') or CPSC2018; `data_dir=None` = the offline cohort."
     if dataset not in ('ptbxl', 'cpsc2018'): raise ValueError(f"source dataset must be 'ptbxl' or 'cpsc2018', got {dataset!r}")
     if data_dir is None:
-        data_dir = _cohort(dataset)
+        data_dir = default_cohort()[dataset]
         log(f'source data_dir=None: using the synthetic adult cohort at {data_dir} (not evidence about patients)')
-    if dataset == 'ptbxl':
-        from ecgnb.data.ptbxl import load_ptbxl
-        return to_shared(load_ptbxl(data_dir, task='all', fs=fs), 'ptbxl')
-    from ecgnb.data.cpsc2018 import load_cpsc2018
+    if dataset == 'ptbxl': return to_shared(load_ptbxl(data_dir, task='all', fs=fs), 'ptbxl')
     return to_shared(load_cpsc2018(data_dir, fs=fs), 'cpsc2018')
 
 def load_target(data_dir=None, fs: int = 100, log=print, **kwargs) -> LabeledECG:
     "ZZU-pECG in the shared label space (`load_zzu(labels='shared')`); `data_dir=None` = the synthetic pediatric cohort."
-    from ecgnb.data.zzu import load_zzu
     if data_dir is None:
-        data_dir = _cohort('zzu')
+        data_dir = default_cohort()['zzu']
         log(f'target data_dir=None: using the synthetic pediatric cohort at {data_dir} (not evidence about patients)')
     return load_zzu(data_dir, fs=fs, labels='shared', **kwargs)
 
@@ -160,20 +173,54 @@ def kshot_sample(Y, pool, k: int, seed: int = 0, classes: Sequence[str] | None =
 
 # %% ../../nbs/34_peace.transfer.ipynb #88d7a2b9
 KSHOTS = (5, 10, 20, 50)
+SETTING_KINDS = ('zero-shot', 'kshot', 'full', 'ptbxl')     # in the paper's column order
 
-def parse_setting(s: str) -> tuple[str, int | None]:
-    "'zero-shot' | 'full' | 'ptbxl' | '<K>-shot' -> (kind, K)."
-    s = str(s).strip().lower()
-    if s in ('zero-shot', 'zeroshot', '0-shot'): return 'zero-shot', None
-    if s in ('full', 'ptbxl'): return s, None
-    m = re.fullmatch(r'(\d+)-?shot', s)
-    if m and int(m.group(1)) > 0: return 'kshot', int(m.group(1))
-    raise ValueError(f"unknown setting {s!r}; use 'zero-shot', '<K>-shot' (e.g. '50-shot'), 'full' or 'ptbxl'")
+@functools.total_ordering
+@dataclasses.dataclass(frozen=True, eq=True)
+class Setting:
+    "One transfer setting, parsed once at the boundary: `kind` (one of `SETTING_KINDS`) and `k` (K-shot only)."
+    kind: str             # 'zero-shot' | 'kshot' | 'full' | 'ptbxl'
+    k: int | None = None  # at most k positives per class (K-shot)
 
-def setting_splits(target: LabeledECG, setting: str, seed: int = 0, kshot_valid: str = 'kshot',
-                   on_missing: str = 'raise') -> dict:
+    def __post_init__(self):
+        if self.kind not in SETTING_KINDS: raise ValueError(f'setting kind must be one of {SETTING_KINDS}, got {self.kind!r}')
+        if (self.kind == 'kshot') != (self.k is not None) or (self.k is not None and self.k < 1):
+            raise ValueError(f'a K-shot setting needs k >= 1 and no other kind takes k; got {self.kind!r}, k={self.k!r}')
+
+    @classmethod
+    def parse(cls, s) -> Setting:
+        "'zero-shot' | '<K>-shot' | 'full' | 'ptbxl' (any case; '50shot' too) -> `Setting`; a `Setting` passes through."
+        if isinstance(s, Setting): return s
+        t = str(s).strip().lower()
+        if t in ('zero-shot', 'zeroshot', '0-shot'): return cls('zero-shot')
+        if t in ('full', 'ptbxl'): return cls(t)
+        m = re.fullmatch(r'(\d+)-?shot', t)
+        if m and int(m.group(1)) > 0: return cls('kshot', int(m.group(1)))
+        raise ValueError(f"unknown setting {s!r}; use 'zero-shot', '<K>-shot' (e.g. '50-shot'), 'full' or 'ptbxl'")
+
+    def __str__(self) -> str: return f'{self.k}-shot' if self.kind == 'kshot' else self.kind
+    def sort_key(self) -> tuple: return (SETTING_KINDS.index(self.kind), self.k or 0)
+    def __lt__(self, other) -> bool: return self.sort_key() < Setting.parse(other).sort_key()
+    @property
+    def trains_on_target(self) -> bool: return self.kind in ('kshot', 'full')     # has a target stage
+    @property
+    def on_source(self) -> bool: return self.kind == 'ptbxl'                      # scored on the source's test split
+
+def parse_settings(settings) -> list[Setting]:
+    "Settings from a comma-separated string or a sequence (strings or `Setting`s), in the given order, without repeats."
+    if isinstance(settings, (str, Setting)): settings = [x for x in str(settings).split(',') if x.strip()]
+    return list(dict.fromkeys(Setting.parse(x) for x in settings))
+
+# %% ../../nbs/34_peace.transfer.ipynb #4ad20490
+def setting_splits(target: LabeledECG, # the target data in the experiment's label set
+                   setting: Setting | str, # the setting (a string is parsed here, at the boundary)
+                   seed: int = 0, # seeds the K-shot sampler
+                   kshot_valid: str = 'kshot', # 'kshot': validation capped at K positives per class; 'full'
+                   on_missing: str = 'raise', # a class without a positive in the shots / validation: 'raise' | 'keep'
+                  ) -> dict:
     "Target row indices `train`, `valid`, `test` for `setting` (K-shot: the seeded sampler) and the sampler reports."
-    kind, k = parse_setting(setting)
+    setting = Setting.parse(setting)
+    kind, k = setting.kind, setting.k
     if kshot_valid not in ('kshot', 'full'): raise ValueError(f"kshot_valid must be 'kshot' or 'full', got {kshot_valid!r}")
     sp = target.splits
     out = dict(train=np.asarray(sp['train']), valid=np.asarray(sp['valid']), test=np.asarray(sp['test']), report={})
@@ -186,7 +233,7 @@ def setting_splits(target: LabeledECG, setting: str, seed: int = 0, kshot_valid:
                                                                 on_missing, f'{target.name} valid split, {k}-shot')
     miss = [c for c, n in zip(target.classes, target.Y[out['valid']].sum(0)) if n == 0]
     if miss:
-        msg = (f'{target.name}: class(es) {miss} have no positive in the validation rows of setting {setting!r}; their '
+        msg = (f'{target.name}: class(es) {miss} have no positive in the validation rows of setting {str(setting)!r}; their '
                'thresholds stay at 0.5 and they do not count in the validation AUC used for early stopping.')
         if on_missing == 'raise': raise ECGDataError(msg + " Drop them from the label set or pass on_missing='keep'.")
         warnings.warn(msg)
@@ -234,10 +281,6 @@ def age_groups_of(meta: pd.DataFrame) -> np.ndarray:
 # %% ../../nbs/34_peace.transfer.ipynb #062b41b5
 def load_real_zzu23(classes: Sequence[str], root=None, fs: float = 100, seconds: float = 10) -> LabeledECG:
     "The 23 real ZZU-pECG records as a `LabeledECG` (one 'test' split) in `classes`; counts in `info`."
-    import collections
-    from ecgnb.data.core import LEADS12, find_real_samples
-    from ecgnb.data.labels import map_labels
-    from ecgnb.data.zzu import ZZU_SIGNAL_DIR, ZZUWindowReader, age_group
     if root is None:
         real = find_real_samples()
         if real is None: raise ECGDataError('shared/data/real not found; pass root= the zzu_pecg_23 folder or set ECGNB_REAL_SAMPLES.')
