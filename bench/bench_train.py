@@ -7,6 +7,14 @@ Prints figures; asserts nothing. Run from the repository root:
     python bench/bench_train.py --repeats 3 --max-per-split 120 --epochs 1 --width 8   # quicker
     python bench/bench_train.py --device cuda --max-per-split 0 --epochs 2            # on a GPU machine
     python bench/bench_train.py --per-model --skip-loops --skip-memory               # model speed on random input
+    python bench/bench_train.py --device cuda --gpu --amp --skip-loops --skip-memory  # GPU figures -> bench/gpu_measured.json
+
+**Measured GPU figures.** `--gpu` (on CUDA) measures, for MRM-Net and every benchmark model at batch 96 and 128
+(`--gpu-batches`), training samples/s, inference samples/s and peak GPU memory on random 10 s / 100 Hz input, and the
+epoch time they imply at the paper's split sizes (data pipeline excluded), and writes them to `--gpu-json`
+(default bench/gpu_measured.json, also written by scripts/gpu_smoke.sh), which `python -m ecgnb.run reproduce`
+reads. Every run of this script prints those figures when the file exists, and says that the GPU times of the
+reproduce table are estimates when it does not.
 
 **Data.** Every side trains on the same split of the offline cohort (PTB-XL format, task 'all' = 71 classes by
 default), read the way training reads it: `ecgnb.mrm.experiment.load_data` builds (once) and opens the on-disk
@@ -288,6 +296,64 @@ def memory(a):
     return out
 
 
+GPU_MEASURED = Path(__file__).resolve().parent / 'gpu_measured.json'
+GPU_MODELS = ('mrmnet', 'resnet1d_wang', 'xresnet1d101', 'inception1d', 'fcn_wang', 'lstm', 'lstm_bidir')
+# training / validation records per epoch at paper size: PTB-XL strat_fold 1-8 / 9; CPSC2018 shipped folds 1-8 / 9
+PAPER_SPLITS = {'ptbxl': (17418, 2183), 'cpsc2018': (5501, 688)}
+
+
+def gpu_models(a, dev, batches) -> dict:
+    "Per model and batch: train/inference samples/s, peak GPU memory, implied epoch time at paper size (random input)."
+    from ecgnb.core import seed_everything
+    from ecgnb.models.zoo import get_model
+    from ecgnb.mrm.network import MRMConfig, MRMNet, MutualLoss
+    out = {}
+    for name in GPU_MODELS:
+        out[name] = {}
+        for b in batches:
+            seed_everything(0)
+            model = MRMNet(MRMConfig.released(71, width=16)) if name == 'mrmnet' else get_model(name, 71)
+            loss = MutualLoss() if name == 'mrmnet' else torch.nn.BCEWithLogitsLoss()
+            torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
+            sps = train_throughput(model, loss, dev, 1000, 71, b, a.amp, steps=10)
+            peak = torch.cuda.max_memory_allocated() / 2**20
+            inf = 1000 / latency(model, dev, 1000, b, a.amp, reps=5)          # ms/record -> records/s
+            out[name][str(b)] = dict(precision='bf16' if a.amp else 'fp32', batch_size=b,
+                                     train_samples_per_s=round(sps, 1), infer_samples_per_s=round(inf, 1),
+                                     peak_mib=round(peak, 1),
+                                     epoch_s={d: round(nt / sps + nv / inf, 2) for d, (nt, nv) in PAPER_SPLITS.items()})
+            print(f"{name:14s} batch {b:4d}: train {sps:8.0f} samples/s, inference {inf:8.0f} samples/s, peak "
+                  f"{peak:7.0f} MiB, epoch {out[name][str(b)]['epoch_s']['ptbxl']:.1f} s (PTB-XL size)", flush=True)
+            del model; torch.cuda.empty_cache()
+    return out
+
+
+def write_gpu_json(path: Path, models: dict, dev):
+    doc = json.loads(path.read_text()) if path.exists() else {'schema': 1}
+    doc.update(models=models, device=torch.cuda.get_device_name(dev), torch=torch.__version__, cuda=torch.version.cuda,
+               models_command='python bench/bench_train.py ' + ' '.join(sys.argv[1:]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.tmp'); tmp.write_text(json.dumps(doc, indent=1) + '\n'); tmp.replace(path)
+
+
+def gpu_report(path: Path = GPU_MEASURED) -> str:
+    "The measured GPU figures in `path`, or a line saying there are none (the reproduce table's GPU times are estimates)."
+    if not path.exists():
+        return (f'no measured GPU figures ({path.name} absent): the GPU times of `python -m ecgnb.run reproduce` are '
+                'estimates; bash scripts/gpu_smoke.sh on a CUDA machine measures them')
+    doc = json.loads(path.read_text())
+    lines = [f"measured GPU figures ({path.name}: {doc.get('device')}, torch {doc.get('torch')}, "
+             f"{doc.get('measured_at', '?')}):"]
+    for name, per in sorted(doc.get('models', {}).items()):
+        for b, m in sorted(per.items(), key=lambda kv: int(kv[0])):
+            lines.append(f"  {name:14s} batch {b:>4s} {m.get('precision', '?'):4s}: train {m['train_samples_per_s']:8.0f} "
+                         f"samples/s, peak {m['peak_mib']:7.0f} MiB, epoch {m['epoch_s']['ptbxl']:.1f} s PTB-XL / "
+                         f"{m['epoch_s']['cpsc2018']:.1f} s CPSC2018 (measured)")
+    for c in doc.get('checks', []):
+        lines.append(f"  check {c['status']:4s} {c['name']:18s} {c['seconds']:7.1f} s  peak {c.get('peak_mib')} MiB")
+    return '\n'.join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--device', default='cpu')
@@ -305,6 +371,9 @@ def main(argv=None):
     ap.add_argument('--amp', action='store_true', help='bf16 autocast for the --per-model figures')
     ap.add_argument('--skip-loops', action='store_true')
     ap.add_argument('--skip-memory', action='store_true')
+    ap.add_argument('--gpu', action='store_true', help='measure per-model GPU figures at --gpu-batches (CUDA) into --gpu-json')
+    ap.add_argument('--gpu-batches', default='96,128')
+    ap.add_argument('--gpu-json', type=Path, default=GPU_MEASURED)
     a = ap.parse_args(argv)
     import warnings
     warnings.filterwarnings('ignore')        # tiny splits leave some classes without positives: expected here
@@ -313,6 +382,13 @@ def main(argv=None):
     dev = get_device(a.device)
     print(f'device {dev} | torch {torch.__version__} | threads {torch.get_num_threads()} | command: '
           f'python bench/bench_train.py {" ".join(argv if argv is not None else sys.argv[1:])}')
+    if a.gpu:
+        if dev.type != 'cuda': sys.exit('--gpu needs --device cuda on a machine with CUDA')
+        print('\n== measured GPU figures per model (random input, 71 classes, 10 s at 100 Hz) ==')
+        write_gpu_json(a.gpu_json, gpu_models(a, dev, [int(b) for b in a.gpu_batches.split(',')]), dev)
+        print(f'written: {a.gpu_json}')
+    else:
+        print(gpu_report(a.gpu_json))
     if a.per_model: per_model(a, dev)
     if not a.skip_loops: loops(a, dev)
     if not a.skip_memory: memory(a)

@@ -24,13 +24,14 @@ import yaml
 import ecgnb
 from .core import RunDir, atomic_write
 from .data.core import find_real_samples
+from .mrm.ablation import resolve_variants
 from .mrm.ablation_stats import t_interval
 from .mrm.experiment import BENCHMARK_AUC
 
 # %% auto #0
 __all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'nbs_dir', 'notebook_path', 'notebook_params',
-           'resolve_params', 'get_preset', 'run_preset', 'reproduce_table', 'format_reproduce', 'collect_runs',
-           'results_table', 'list_presets', 'main']
+           'resolve_params', 'get_preset', 'run_preset', 'gpu_measured_path', 'load_gpu_measured', 'reproduce_table',
+           'format_reproduce', 'collect_runs', 'results_table', 'list_presets', 'main']
 
 # %% ../nbs/16_run.ipynb #a1bf151f
 KERNEL = 'python3'
@@ -196,35 +197,70 @@ def run_preset(name: str,                     # the preset to run (`python -m ec
         log(f"{name}: {info['status']} in {info['wall_s']:.0f} s -> {run.path}")
     return run
 
+# %% ../nbs/16_run.ipynb #cf1178f1
+def gpu_measured_path() -> Path:
+    "Where measured GPU figures live: `$ECGNB_GPU_MEASURED`, else `<repo>/bench/gpu_measured.json` (scripts/gpu_smoke.sh writes it)."
+    return Path(os.environ.get('ECGNB_GPU_MEASURED') or nbs_dir().parent/'bench'/'gpu_measured.json')
+
+def load_gpu_measured(path=None,  # a JSON written by scripts/gpu_smoke.sh or bench/bench_train.py --gpu; None: `gpu_measured_path()`
+                      ) -> dict:
+    "The measured GPU figures, or {} when the file is absent (then every GPU time is an estimate)."
+    p = Path(path) if path else gpu_measured_path()
+    return json.loads(p.read_text()) if p.exists() else {}
+
+# %% ../nbs/16_run.ipynb #013285a4
+def _measured_minutes(p: dict, measured: dict):
+    "Minutes of preset `p` from the measured epoch time of its model at its batch size, or None when not measured."
+    prm = p['params']
+    if p['notebook'].startswith('21_'):
+        model, runs = 'mrmnet', len(resolve_variants(prm.get('variants', 'all'))) * len(prm.get('seeds') or [0])
+    else: model, runs = prm.get('model', 'mrmnet'), 1
+    m = measured.get('models', {}).get(model, {}).get(str(prm.get('batch_size')))
+    epoch_s = (m or {}).get('epoch_s', {}).get(prm.get('dataset', 'ptbxl'))
+    if epoch_s is None or not prm.get('epochs'): return None
+    return round(runs * prm['epochs'] * epoch_s / 60, 1)
+
 # %% ../nbs/16_run.ipynb #42b104ed
 def reproduce_table(presets: dict | None = None,  # None: the shipped presets
+                    measured=None,                # measured GPU figures: a dict, a JSON path, None (`gpu_measured_path()` if present) or False (none)
                     ):
-    "Every preset that belongs to a table: table, preset, command, expected GPU minutes, the env it needs."
+    "Every preset that belongs to a table: table, preset, command, GPU minutes (measured where figures exist, else the estimate), basis, the env it needs."
     presets = presets if presets is not None else load_presets()
+    measured = {} if measured is False else measured if isinstance(measured, dict) else load_gpu_measured(measured)
     rows = []
     for n, p in presets.items():
         if not p['table']: continue
         needs = sorted({m for v in p['params'].values() if isinstance(v, str) for m in re.findall(r'\$\{(\w+)\}', v)})
+        mm = _measured_minutes(p, measured)
         rows.append(dict(table=p['table'], preset=n, command=f'python -m ecgnb.run run {n}',
-                         gpu_minutes=p['gpu_minutes'], needs=' '.join(needs), notebook=p['notebook']))
-    return pd.DataFrame(rows).sort_values(['table', 'preset'], kind='stable').reset_index(drop=True)
+                         gpu_minutes=p['gpu_minutes'] if mm is None else mm, basis='estimate' if mm is None else 'measured',
+                         estimate_minutes=p['gpu_minutes'], needs=' '.join(needs), notebook=p['notebook']))
+    df = pd.DataFrame(rows).sort_values(['table', 'preset'], kind='stable').reset_index(drop=True)
+    df.attrs['device'] = measured.get('device')
+    return df
 
 # %% ../nbs/16_run.ipynb #dd16ad27
+def _basis_note(df) -> str:
+    k = int((df.basis == 'measured').sum())
+    if not k: return 'estimates; no measured GPU figures (bash scripts/gpu_smoke.sh on a CUDA machine measures them)'
+    return (f"{k} run(s) from epoch times measured on {df.attrs.get('device') or 'a GPU'} (bench/gpu_measured.json; "
+            f"model speed on random input, data pipeline excluded), {len(df) - k} estimate(s)")
+
 def format_reproduce(df,                       # a `reproduce_table`
                      markdown: bool = False,  # a Markdown table instead of commands grouped by table
                      ) -> str:
-    "The reproduction table as text (grouped by table, with totals) or Markdown."
+    "The reproduction table as text (grouped by table, with totals) or Markdown; each GPU time says whether it is measured or an estimate."
     if markdown:
-        lines = ['| table | command | expected GPU time (min, estimate) | needs |', '|---|---|---|---|']
-        lines += [f"| {r.table} | `{r.command}` | {r.gpu_minutes:g} | {r.needs} |" for r in df.itertuples()]
-        return '\n'.join(lines + [f'\nTotal: {len(df)} runs, about {df.gpu_minutes.sum() / 60:.1f} GPU hours (estimate).'])
+        lines = ['| table | command | expected GPU time (min) | basis | needs |', '|---|---|---|---|---|']
+        lines += [f"| {r.table} | `{r.command}` | {r.gpu_minutes:g} | {r.basis} | {r.needs} |" for r in df.itertuples()]
+        return '\n'.join(lines + [f'\nTotal: {len(df)} runs, about {df.gpu_minutes.sum() / 60:.1f} GPU hours ({_basis_note(df)}).'])
     out = []
     for t, g in df.groupby('table', sort=False):
         out.append(f'## {t}: {len(g)} run(s), about {g.gpu_minutes.sum() / 60:.1f} GPU hours')
-        out += [f'{r.command:58s} # ~{r.gpu_minutes:g} GPU min; needs {r.needs or "-"}' for r in g.itertuples()]
+        out += [f'{r.command:58s} # ~{r.gpu_minutes:g} GPU min ({r.basis}); needs {r.needs or "-"}' for r in g.itertuples()]
         out.append('')
-    out.append(f'Total: {len(df)} runs, about {df.gpu_minutes.sum() / 60:.1f} GPU hours on one GPU (estimates; '
-               'measured times land in each run\'s runner.json).')
+    out.append(f'Total: {len(df)} runs, about {df.gpu_minutes.sum() / 60:.1f} GPU hours on one GPU ({_basis_note(df)}; '
+               'measured times of each run land in its runner.json).')
     return '\n'.join(out)
 
 # %% ../nbs/16_run.ipynb #67cfdb1a
