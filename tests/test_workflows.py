@@ -82,3 +82,13 @@ def test_deploy_workflow_builds_the_executed_site_and_publishes_docs():
     assert wf['jobs']['deploy']['environment']['name'] == 'github-pages'
     assert 'Source: "GitHub Actions"' in (WF / 'deploy.yml').read_text()
     assert 'GitHub Actions' in (ROOT / 'README.md').read_text()            # README says how to turn Pages on
+
+
+def test_paths_in_workflows_point_into_the_clone():
+    "The clone sits in ecgnb/ (../shared beside it): a path a step reads from the repository must start with ecgnb/."
+    import yaml
+    for wf in sorted((ROOT / '.github' / 'workflows').glob('*.yml')):
+        for job in yaml.safe_load(wf.read_text())['jobs'].values():
+            for step in job['steps']:
+                dep = (step.get('with') or {}).get('cache-dependency-path')
+                if dep: assert str(dep).startswith('ecgnb/'), f'{wf.name}: cache-dependency-path {dep!r} is outside the clone'
