@@ -23,19 +23,20 @@ from ..data.ptbxl import load_ptbxl
 from ..metrics import macro_auc
 from ..mrm.ablation_stats import paired_test, t_interval
 from .text import label_embeddings
+from .alignment import label_frequency
 from .transfer import to_shared
 from .methods import Budget, build_transfer_model, method_spec, predict_probabilities, stage_loss, train_stage
 from .runner import TransferConfig, prepare_data, run_transfer
 
 # %% auto #0
 __all__ = ['LADDER', 'EXTRA_RUNGS', 'ladder_rungs', 'LadderData', 'cohort_source_data', 'cv_fold_splits', 'ptbxl_cv_splits',
-           'GradNormProbe', 'ProbedLoss', 'train_rung', 'run_ladder', 'cv_aggregate', 'ladder_table', 'transfer_ladder',
-           'ladder_verdict', 'plot_ladder', 'plot_training']
+           'GradNormProbe', 'ProbedLoss', 'train_rung', 'run_ladder', 'load_ladder_runs', 'cv_aggregate',
+           'ladder_table', 'transfer_ladder', 'ladder_verdict', 'plot_ladder', 'plot_training']
 
 # %% ../../nbs/37_peace.ladder.ipynb #27206629
 LADDER = (('plain', 'finetune'), ('lqn_learned', 'peace_no_text'), ('lqn_desc', 'lqn_desc'),
           ('+knowledge', 'peace_no_lsbc'), ('+lsbc_const', 'peace_no_caf'), ('+caf', 'peace'))
-EXTRA_RUNGS = {'lqn_desc_paper_head': 'lqn_desc_paper_head'}
+EXTRA_RUNGS = {'lqn_desc_paper_head': 'lqn_desc_paper_head', '+caf_freq': 'peace_freq'}
 
 def ladder_rungs(rungs=None) -> list[tuple[str, str]]:
     "(rung, method) pairs from rung names (a list or a comma-separated string; None: the whole `LADDER`), in ladder order."
@@ -139,7 +140,8 @@ def train_rung(method: str, # a method of `METHODS` (a rung's)
     seed_everything(seed)
     m = build_transfer_model(spec, len(data.classes), data.E, backbone, width, data.input_channels, data.normal_index, d_model)
     probe = GradNormProbe(m.backbone)
-    loss = ProbedLoss(stage_loss(spec, 'source', lam_max), probe)
+    lf = label_frequency(np.asarray(data.train.Y)[data.train.idx])          # the training split's, for positives='freq'
+    loss = ProbedLoss(stage_loss(spec, 'source', lam_max, label_freq=lf), probe)
     t0 = time.time()
     r = train_stage(m, loss, data.train, data.valid, budget, seed, progress=False, log=None)
     probe.remove()
@@ -156,6 +158,11 @@ def train_rung(method: str, # a method of `METHODS` (a rung's)
                 grad_norm=_per_epoch(probe.norms, spe), y_test=yt, p_test=pt)
 
 # %% ../../nbs/37_peace.ladder.ipynb #070412e4
+def _pred_path(out, rung: str, seed: int, k: int) -> Path:
+    "Where `run_ladder` stores one run's test predictions next to its JSON-lines file."
+    safe = rung.replace('+', 'plus_')
+    return Path(out).parent/f'{Path(out).stem}_pred/{safe}_s{seed}_k{k}.npz'
+
 def _to_json(rec: dict) -> str:
     return json.dumps({k: v for k, v in rec.items() if k not in ('y_test', 'p_test')})
 
@@ -172,6 +179,7 @@ def run_ladder(data: LadderData | Sequence[LadderData], # one split, or cross-va
     budget = budget or Budget(epochs=6, lr=1e-2, batch_size=64, device='cpu')
     log = log or (lambda *a, **k: None)
     recs, preds = [], {}
+    if out is not None: _pred_path(out, 'x', 0, 0).parent.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         for k, d in enumerate(splits):
             for rung, method in ladder_rungs(rungs):
@@ -181,8 +189,21 @@ def run_ladder(data: LadderData | Sequence[LadderData], # one split, or cross-va
                 recs.append(rec)
                 if out is not None:
                     with open(out, 'a') as f: f.write(_to_json(rec) + '\n')
+                    np.savez_compressed(_pred_path(out, rung, seed, k), y=preds[(rung, int(seed), k)][0],
+                                        p=preds[(rung, int(seed), k)][1])
                 log(f"seed {seed} {d.name} {rung:<20} valid {rec['valid_auc']:.3f} test {rec['test_auc']:.3f} "
                     f"λ̄ {rec['lam_mean']:.2f} ({rec['secs']:.0f}s)")
+    return pd.DataFrame(recs), preds
+
+# %% ../../nbs/37_peace.ladder.ipynb #8b77670c
+def load_ladder_runs(out) -> tuple[pd.DataFrame, dict]:
+    "Read back what `run_ladder(..., out=out)` wrote (also of a run cut short): the records and the stored test predictions."
+    recs = [json.loads(l) for l in Path(out).read_text().splitlines() if l.strip()]
+    preds = {}
+    for r in recs:
+        f = _pred_path(out, r['rung'], r['seed'], r['split'])
+        if f.exists():
+            with np.load(f) as z: preds[(r['rung'], r['seed'], r['split'])] = (z['y'], z['p'])
     return pd.DataFrame(recs), preds
 
 # %% ../../nbs/37_peace.ladder.ipynb #91f7b2dd
@@ -212,7 +233,8 @@ def ladder_table(df: pd.DataFrame, # one row per (rung, seed[, setting]) with th
         main = [r for r in present if r not in EXTRA_RUNGS]
         for i, r in enumerate(present):
             m, lo, hi = t_interval(w[r])
-            below = main[main.index(r) - 1] if r in main and main.index(r) > 0 else ('lqn_desc' if r in EXTRA_RUNGS else None)
+            ref_extra = {'lqn_desc_paper_head': 'lqn_desc', '+caf_freq': '+caf'}
+            below = main[main.index(r) - 1] if r in main and main.index(r) > 0 else ref_extra.get(r)
             row = {**({by: key} if by else {}), 'rung': r, 'n': int(w[r].notna().sum()), 'mean': m, 'lo': lo, 'hi': hi}
             for tag, ref in (('below', below), ('plain', present[0] if present[0] != r else None)):
                 pt = paired_test(w[r], w[ref]) if ref is not None and ref in w else None
