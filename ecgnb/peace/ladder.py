@@ -266,7 +266,8 @@ def ladder_verdict(table: pd.DataFrame, # `ladder_table` output (one ladder)
         word = ('costs' if r.d_below_hi < 0 else 'gains' if r.d_below_lo > 0 else 'is within noise') \
             if np.isfinite(r.d_below_lo) else 'has no interval (one seed)'
         out.append(f'{r.rung} vs {r.vs_below}: {r.d_below:+.3f} [{r.d_below_lo:+.3f}, {r.d_below_hi:+.3f}] ({word})')
-    last = table.iloc[-1]
+    main = table[~table.rung.isin(list(EXTRA_RUNGS))]
+    last = (main if len(main) else table).iloc[-1]                 # the top of the ladder, not an extra rung
     head = (f'Over {int(table.n.min())} paired seeds ({metric_name}): the full ladder ends '
             f"{last.d_plain:+.3f} [{last.d_plain_lo:+.3f}, {last.d_plain_hi:+.3f}] vs plain at {last.rung}. ")
     return head + '; '.join(out) + '.'
