@@ -9,7 +9,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from conftest import ROOT
 from ecgnb.peace.lqn import build_peace_model, labels_as_input
-from ecgnb.peace.alignment import PEACELoss, lsbc_loss, retrieval_recall
+from ecgnb.peace.alignment import (CAFGate, PEACELoss, label_frequency, lsbc_floor, lsbc_loss, nearest_labels, per_label_auc,
+                                   positive_labels, positive_weights, retrieval_recall)
 from ecgnb.peace.text import label_embeddings
 from ecgnb.training.loop import fit
 
@@ -83,3 +84,36 @@ def test_bench_alignment_runs(capsys):
                                 '--backbone-kwargs', '{"inplanes": 16}'])
     assert set(out['median_s']) == {'zoo', 'ecg_only', 'aligned'} and out['ratio'] > 0
     assert 'target <= +25%' in capsys.readouterr().out
+
+
+def test_freq_rule_floor_and_records_without_knowledge():
+    "Hand-computed: SR on 90 % of training records makes no positives; the floor is the positive-distribution entropy."
+    Ytr = np.array([[1, 1, 0]] * 2 + [[1, 0, 1]] + [[1, 0, 0]] * 7)
+    m = positive_labels(label_frequency(Ytr), 0.3)
+    assert m.tolist() == [False, True, True]
+    Y = torch.tensor([[1, 1, 0], [1, 0, 0], [1, 1, 0], [0, 0, 0]])
+    W = positive_weights(Y, 'freq', label_mask=m)
+    assert W.tolist() == [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    assert abs(lsbc_floor(W) - np.log(2)) < 1e-9 and abs(lsbc_floor(positive_weights(Y)) - np.log(3)) < 1e-9
+    # record 3 has no kept label: with keep it is not a negative either, so the loss equals the 3-record loss
+    z = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))
+    full = lsbc_loss(z, z, Y, 0.5, 'freq', label_mask=m, keep=Y.bool().any(1))
+    torch.testing.assert_close(full, lsbc_loss(z[:3], z[:3], Y[:3], 0.5, 'freq', label_mask=m))
+    with pytest.raises(ValueError, match='needs label_freq'): PEACELoss(weighting='freq')
+
+
+def test_caf_floor_keeps_lsbc_on_and_low_lambda_warns():
+    "A BCE that never falls below the prior: no floor -> λ = 0 and a warning; floor 0.25 -> λ = 0.25 λ_max after warm-up."
+    shut, floored = CAFGate(0.5, 'caf', warmup=0.2, floor=0.0), CAFGate(0.5, 'caf', warmup=0.2, floor=0.25)
+    for t in range(50):
+        shut.step(0.7, t / 50, 0.5); floored.step(0.7, t / 50, 0.5)
+    assert shut.lam_mean == 0.0 and abs(floored.lam - 0.125) < 1e-12
+    with pytest.warns(UserWarning, match='effectively off'): shut.check()
+    assert floored.check() > 0.05
+
+
+def test_zero_shot_controls():
+    E_held = np.array([[[1., 0], [1, 0], [0, 1]]]); E_tr = np.array([[[0., 1]] * 3, [[1., 0]] * 3])
+    assert nearest_labels(E_held, E_tr).tolist() == [1]
+    r = per_label_auc(np.array([[1], [0], [1], [0]]), np.array([[.9], [.1], [.4], [.6]]), ['x'])
+    assert r == {'x': 0.75}

@@ -16,7 +16,7 @@ from ecgnb.data.core import ECGDataError
 from ecgnb.data.labels import all_labels
 from ecgnb.peace.semantics import (AXES3, MAX_CHARS, descriptor_texts, descriptors_path, generate_descriptors,
                                    read_descriptors, validate_descriptors, write_descriptors)
-from ecgnb.peace.text import (REGENERATE, HashingEncoder, compose_knowledge, encode_cached, label_embeddings,
+from ecgnb.peace.text import (REGENERATE, HashingEncoder, compose_knowledge, has_knowledge, center_embeddings, encode_cached, label_embeddings,
                               make_embedding_asset, read_embedding_asset)
 
 
@@ -120,13 +120,18 @@ def test_compose_knowledge_vectorised_and_documented_edges():
     E = torch.from_numpy(label_embeddings(classes))
     g = torch.Generator().manual_seed(1)
     Y = (torch.rand(40, K, generator=g) < 0.08).to(torch.uint8); Y[:4] = 0
-    ax, fu = compose_knowledge(Y, E, normal_index=ni)
+    normal = torch.zeros(40, dtype=torch.bool); normal[:2] = True     # rows 0-1 labelled normal, 2-3 findings outside the set
+    ax, fu = compose_knowledge(Y, E, normal_index=ni, normal_mask=normal)
     assert ax.shape == (40, 3, 384) and fu.shape == (40, 384)
     for i in range(40):
         pos = Y[i].nonzero()[:, 0]
-        ref = E[pos].mean(0) if len(pos) else E[ni]
+        ref = E[pos].mean(0) if len(pos) else E[ni] if normal[i] else torch.zeros(3, 384)
         torch.testing.assert_close(ax[i], ref)
-        torch.testing.assert_close(fu[i], torch.nn.functional.normalize(ref.mean(0), dim=0))
+        if len(pos) or normal[i]: torch.testing.assert_close(fu[i], torch.nn.functional.normalize(ref.mean(0), dim=0))
+        else: assert fu[i].abs().sum() == 0                             # no kept label, not normal: no knowledge
+    assert has_knowledge(ax)[:4].tolist() == [True, True, False, False]
+    ax_nm, _ = compose_knowledge(Y, E, normal_index=ni)                 # without a mask nobody is assumed normal
+    assert not has_knowledge(ax_nm)[:4].any()
     ax0, fu0 = compose_knowledge(torch.zeros(3, K), E)               # a batch with no positives, no normal: zeros
     assert ax0.abs().sum() == 0 and fu0.abs().sum() == 0
     with pytest.raises(ECGDataError, match='values 0 or 1'): compose_knowledge(Y * 0.3, E)
@@ -154,3 +159,17 @@ def test_minilm_reencodes_to_the_asset():
     env = {**os.environ, 'PYTHONPATH': str(ROOT), 'HF_HUB_OFFLINE': '1', 'TRANSFORMERS_OFFLINE': '1'}
     r = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0 and 'max diff ok' in r.stdout, r.stderr[-2000:]
+
+
+def test_centring_uses_one_vocabulary_mean_and_removes_the_common_component():
+    "Held-out and trained labels are centred with the same mean; the fused label vectors lose their shared component."
+    trained, held = ['NORM', 'AFIB', 'LBBB', 'IRBBB'], ['RBBB', 'SBRAD']
+    Et, Eh = label_embeddings(trained, center=True), label_embeddings(held, center=True)
+    both = label_embeddings(trained + held, center=True)
+    np.testing.assert_allclose(np.concatenate([Et, Eh]), both, atol=1e-6)
+    raw = label_embeddings(trained + held)
+    f = lambda E: (lambda u: u @ u.T)(E.mean(1) / np.linalg.norm(E.mean(1), axis=1, keepdims=True))
+    off = ~np.eye(len(raw), dtype=bool)
+    assert f(both)[off].mean() < f(raw)[off].mean() - 0.3
+    np.testing.assert_allclose(label_embeddings(['AFIB', 'NORM'], center=['AFIB', 'NORM'])[0],
+                               center_embeddings(raw[[1]], raw[[0, 1]].mean(0))[0], atol=1e-6)

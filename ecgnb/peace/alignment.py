@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -17,18 +18,44 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import roc_auc_score
 
 # %% auto #0
-__all__ = ['positive_weights', 'lsbc_loss', 'bernoulli_entropy', 'CAFGate', 'PEACELoss', 'zero_shot_scores', 'retrieval_recall',
+__all__ = ['LAM_OFF', 'label_frequency', 'positive_labels', 'positive_weights', 'lsbc_floor', 'lsbc_loss', 'bernoulli_entropy',
+           'CAFGate', 'PEACELoss', 'per_label_auc', 'nearest_labels', 'zero_shot_scores', 'retrieval_recall',
            'embed_split', 'axis_alignment', 'plot_caf_schedule', 'class_similarity', 'plot_similarity',
            'plot_embedding_2d']
 
 # %% ../../nbs/33_peace.alignment.ipynb #a0f71aa8
-def positive_weights(Y: torch.Tensor, weighting: str = 'any', empty: str = 'skip') -> torch.Tensor:
-    "Positive weights `[B, B]` between records with multi-hot labels `Y` [B, K]: share >= 1 label ('any') or label-set Jaccard."
-    if weighting not in ('any', 'jaccard'): raise ValueError(f"weighting must be 'any' or 'jaccard', got {weighting!r}")
+def label_frequency(Y, # [N, K] multi-hot labels of the TRAINING split
+                   ) -> np.ndarray:
+    "Fraction of records carrying each label (float [K]); compute it once on the training split and pass it on."
+    Y = np.asarray(Y)
+    if Y.ndim != 2 or len(Y) == 0: raise ValueError(f'label_frequency needs a non-empty [N, K] array, got shape {Y.shape}')
+    return (Y > 0).mean(0)
+
+def positive_labels(freq, # [K] training-split label frequencies (`label_frequency`)
+                    max_label_freq: float = 0.3, # labels on more than this fraction of records make no positives
+                   ) -> np.ndarray:
+    "[K] bool: the labels that may make two records positives under the `'freq'` rule."
+    freq = np.asarray(freq, float)
+    if not 0 < max_label_freq <= 1: raise ValueError(f'max_label_freq must be in (0, 1], got {max_label_freq}')
+    return freq <= max_label_freq
+
+def positive_weights(Y: torch.Tensor, # [B, K] multi-hot labels
+                     weighting: str = 'any', # 'any' | 'jaccard' | 'freq' ('any' over the labels in `label_mask`)
+                     empty: str = 'skip', # rows without positives: 'skip' | 'self'
+                     label_mask=None, # [K] bool, labels that may make positives (needed by 'freq'; `positive_labels`)
+                    ) -> torch.Tensor:
+    "Positive weights `[B, B]` between records with multi-hot labels `Y` [B, K]: share >= 1 label ('any', 'freq') or label-set Jaccard."
+    if weighting not in ('any', 'jaccard', 'freq'): raise ValueError(f"weighting must be 'any', 'jaccard' or 'freq', got {weighting!r}")
     if empty not in ('skip', 'self'): raise ValueError(f"empty must be 'skip' or 'self', got {empty!r}")
+    if weighting == 'freq' and label_mask is None:
+        raise ValueError("weighting='freq' needs label_mask: positive_labels(label_frequency(Y_train), max_label_freq)")
     Y = Y.float()
+    if label_mask is not None:
+        m = torch.as_tensor(np.asarray(label_mask, bool), device=Y.device)
+        if m.shape != Y.shape[1:]: raise ValueError(f'label_mask must be [K={Y.shape[1]}], got {tuple(m.shape)}')
+        Y = Y * m.to(Y.dtype)
     inter = Y @ Y.T
-    if weighting == 'any': W = (inter > 0).float()
+    if weighting in ('any', 'freq'): W = (inter > 0).float()
     else:
         n = Y.sum(1)
         union = n[:, None] + n[None, :] - inter
@@ -38,12 +65,25 @@ def positive_weights(Y: torch.Tensor, weighting: str = 'any', empty: str = 'skip
         W = W + torch.diag(none.float())
     return W
 
+def lsbc_floor(W: torch.Tensor, # [B, B] positive weights (`positive_weights`)
+              ) -> float:
+    "Lowest value LSBC can reach with these positives: entropy (nats) of each row's (and column's) positive distribution, averaged as the loss averages."
+    def one_way(W):
+        n = W.sum(1); W, n = W[n > 0], n[n > 0]
+        if len(n) == 0: return float('nan')
+        p = W / n[:, None]
+        return float(-(p * torch.log(p.clamp_min(1e-30))).sum(1).mean())
+    a, b = one_way(W.double()), one_way(W.double().T)
+    return 0.0 if math.isnan(a) else 0.5 * (a + b)
+
 def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised here)
               text_emb: torch.Tensor,     # [B, d] text embeddings of the same records
               Y: torch.Tensor,            # [B, K] multi-hot labels
               tau: float | torch.Tensor = 0.07,  # temperature (a tensor = learned)
-              weighting: str = 'any',     # 'any' (share >= 1 label) | 'jaccard'
-              empty: str = 'skip') -> torch.Tensor:  # rows without positives: 'skip' | 'self'
+              weighting: str = 'any',     # 'any' (share >= 1 label) | 'jaccard' | 'freq' (needs label_mask)
+              empty: str = 'skip',        # rows without positives: 'skip' | 'self'
+              label_mask=None,            # [K] bool, labels that may make positives ('freq')
+              keep=None) -> torch.Tensor: # [B] bool, records in the loss at all (None: all); others are neither anchors nor negatives
     "Label-set-aware bidirectional multi-positive InfoNCE between ECG and text embeddings of one batch."
     if ecg_emb.ndim != 2 or ecg_emb.shape != text_emb.shape or Y.ndim != 2 or Y.shape[0] != ecg_emb.shape[0]:
         raise ValueError(f'lsbc_loss needs ecg_emb [B, d], text_emb [B, d], Y [B, K]; got {tuple(ecg_emb.shape)}, '
@@ -51,8 +91,12 @@ def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised he
     for name, t in (('ecg_emb', ecg_emb), ('text_emb', text_emb)):
         if not torch.isfinite(t).all(): raise FloatingPointError(f'lsbc_loss: {name} has NaN/inf values')
     if not torch.is_tensor(tau) and not tau > 0: raise ValueError(f'tau must be > 0, got {tau}')
+    if keep is not None:
+        keep = torch.as_tensor(keep, device=ecg_emb.device).bool()
+        if keep.shape != (len(Y),): raise ValueError(f'keep must be [B={len(Y)}], got {tuple(keep.shape)}')
+        ecg_emb, text_emb, Y = ecg_emb[keep], text_emb[keep], Y[keep]
     S = F.normalize(ecg_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T / tau
-    W = positive_weights(Y, weighting, empty).to(S.dtype)
+    W = positive_weights(Y, weighting, empty, label_mask).to(S.dtype)
     def one_way(S, W):
         n = W.sum(1)
         l = -(W * (S - torch.logsumexp(S, 1, keepdim=True))).sum(1) / n.clamp(min=1e-12)
@@ -61,24 +105,29 @@ def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised he
     if a.numel() == 0: return S.sum() * 0.0        # no positive anywhere: 0 with a graph
     return 0.5 * (a.mean() + b.mean())
 
-# %% ../../nbs/33_peace.alignment.ipynb #13ee60d4
+# %% ../../nbs/33_peace.alignment.ipynb #e15eec70
 def bernoulli_entropy(p) -> float:
     "Mean binary entropy (nats) of label frequencies `p`: the BCE of always predicting `p`."
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     return float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
 
+LAM_OFF = 0.05   # a run whose mean λ is below this is not using LSBC (`CAFGate.check`)
+
 class CAFGate:
-    "The contrastive weight λ(t): 'constant', 'linear' warm-up, or 'caf' (warm-up × convergence of the EMA classification loss relative to the label prior)."
+    "The contrastive weight λ(t): 'constant', 'linear' warm-up, or 'caf' (warm-up × max(floor, convergence of the EMA classification loss relative to the label prior))."
     def __init__(self, lam_max: float = 0.5,   # largest weight
                  mode: str = 'caf',            # 'constant' | 'linear' | 'caf'
                  ema: float = 0.9,             # EMA factor β of the classification loss
                  warmup: float = 0.2,          # p_w, fraction of training over which the ramp rises
-                 rho: float = 0.7):            # loss ratio L_ema / L_prior at which the CAF gate is fully open
+                 rho: float = 0.7,             # loss ratio L_ema / L_prior at which the CAF gate is fully open
+                 floor: float = 0.25):         # 'caf': the convergence gate never goes below this (λ >= floor·λ_max after warm-up)
         if mode not in ('constant', 'linear', 'caf'): raise ValueError(f"mode must be 'constant', 'linear' or 'caf', got {mode!r}")
         if lam_max < 0: raise ValueError(f'lam_max must be >= 0, got {lam_max}')
         if not 0 <= ema < 1: raise ValueError(f'ema must be in [0, 1), got {ema}')
         if not 0 <= rho < 1: raise ValueError(f'rho must be in [0, 1), got {rho}')
+        if not 0 <= floor <= 1: raise ValueError(f'floor must be in [0, 1], got {floor}')
         self.lam_max, self.mode, self.ema, self.warmup, self.rho = float(lam_max), mode, float(ema), float(warmup), float(rho)
+        self.floor = float(floor)
         self.loss_ema, self.lam, self.t, self.history = None, (float(lam_max) if mode == 'constant' else 0.0), 0, []
 
     def ramp(self, progress: float) -> float:
@@ -95,7 +144,7 @@ class CAFGate:
         gate = min(1.0, max(0.0, (1 - self.loss_ema / ref) / (1 - self.rho)))   # logged in every mode, applied in 'caf'
         if self.mode == 'constant': lam = self.lam_max
         elif self.mode == 'linear': lam = self.lam_max * self.ramp(progress)
-        else: lam = self.lam_max * self.ramp(progress) * gate
+        else: lam = self.lam_max * self.ramp(progress) * max(self.floor, gate)
         self.lam = lam
         self.history.append(dict(step=self.t, progress=float(progress), cls_loss=float(cls_loss), loss_ema=self.loss_ema,
                                  prior_loss=prior_loss, gate=gate, lam=lam))
@@ -103,16 +152,35 @@ class CAFGate:
 
     def history_df(self) -> pd.DataFrame: return pd.DataFrame(self.history)
 
+    @property
+    def lam_mean(self) -> float:
+        "Mean λ over the training steps so far (NaN before the first)."
+        return float(np.mean([h['lam'] for h in self.history])) if self.history else float('nan')
+
+    def check(self, min_mean: float = LAM_OFF) -> float:
+        "`lam_mean`, with a warning when λ_max > 0 but the mean λ stayed below `min_mean` (LSBC was effectively off)."
+        m = self.lam_mean
+        if self.lam_max > 0 and m < min_mean:
+            warnings.warn(f'CAF gate: mean λ {m:.3f} < {min_mean} over {self.t} steps (λ_max {self.lam_max}, mode {self.mode!r}, '
+                          f'floor {self.floor}): the contrastive loss was effectively off in this run, so it is not PEACE. '
+                          'Use a floor > 0 or the linear gate.')
+        return m
+
 # %% ../../nbs/33_peace.alignment.ipynb #5985c7ba
 class PEACELoss(nn.Module):
     "BCE on the logits + λ(t)·LSBC(ecg_emb, text_emb); λ from a `CAFGate`. Returns `(total, parts)` for `ecgnb.training.loop.fit`."
     def __init__(self, lam_max: float = 0.5, mode: str = 'caf', weighting: str = 'any', empty: str = 'skip',
                  tau: float | None = None,       # fixed temperature; None = the model's (learned or fixed) `logit_scale`
-                 ema: float = 0.9, warmup: float = 0.2, rho: float = 0.7):
+                 ema: float = 0.9, warmup: float = 0.2, rho: float = 0.7,
+                 floor: float = 0.25,            # CAF: λ >= floor·λ_max after warm-up (`CAFGate`)
+                 label_freq=None,                # [K] training-split label frequencies (`label_frequency`); needed by 'freq'
+                 max_label_freq: float = 0.3):   # 'freq': labels more frequent than this make no positives
         super().__init__()
-        self.gate = CAFGate(lam_max, mode, ema, warmup, rho)
+        self.gate = CAFGate(lam_max, mode, ema, warmup, rho, floor)
         self.weighting, self.empty, self.tau = weighting, empty, tau
-        positive_weights(torch.zeros(1, 1), weighting, empty)          # validate the options now
+        self.label_mask = None if label_freq is None else positive_labels(label_freq, max_label_freq)
+        if weighting == 'freq' and label_freq is None:
+            raise ValueError("weighting='freq' needs label_freq = label_frequency(Y_train) (computed once on the training split)")
         self._pos, self._n = None, 0
 
     def prior_loss(self, y: torch.Tensor) -> float:
@@ -130,8 +198,38 @@ class PEACELoss(nn.Module):
         if text is None: return bce, dict(bce=bce.detach())
         lam = self.gate.step(bce.item(), out.progress, self.prior_loss(y)) if torch.is_grad_enabled() else self.gate.lam
         tau = self.tau if self.tau is not None else 1.0 / out.logit_scale
-        lsbc = lsbc_loss(out.ecg_emb.float(), text.float(), y, tau, self.weighting, self.empty)
-        return bce + lam * lsbc, dict(bce=bce.detach(), lsbc=lsbc.detach(), lam=torch.tensor(float(lam)))
+        keep = y.bool().any(1) if self.empty == 'skip' else None       # records without knowledge leave the batch
+        lsbc = lsbc_loss(out.ecg_emb.float(), text.float(), y, tau, self.weighting, self.empty, self.label_mask, keep)
+        yk = y if keep is None else y[keep]
+        floor = lsbc_floor(positive_weights(yk, self.weighting, self.empty, self.label_mask))
+        return bce + lam * lsbc, dict(bce=bce.detach(), lsbc=lsbc.detach(), lsbc_floor=torch.tensor(floor),
+                                      lam=torch.tensor(float(lam)))
+
+    def check(self, min_mean: float = LAM_OFF) -> float:
+        "The gate's mean λ over training, warning if LSBC was effectively off (`CAFGate.check`)."
+        return self.gate.check(min_mean)
+
+# %% ../../nbs/33_peace.alignment.ipynb #a6fd8181
+def per_label_auc(Y, # [N, K] multi-hot labels of the scored records
+                  S, # [N, K] scores (zero-shot cosines, or a control's probabilities)
+                  labels: Sequence[str], # K label names
+                 ) -> dict:
+    "{label: ROC-AUC} for each column (NaN where the rows hold no positive or no negative)."
+    Y, S = np.asarray(Y), np.asarray(S)
+    if Y.shape != S.shape or Y.ndim != 2 or Y.shape[1] != len(labels):
+        raise ValueError(f'per_label_auc needs Y and S of shape [N, K={len(labels)}]; got {Y.shape}, {S.shape}')
+    return {l: float(roc_auc_score(Y[:, k], S[:, k])) if 0 < Y[:, k].sum() < len(Y) else float('nan')
+            for k, l in enumerate(labels)}
+
+def nearest_labels(E_query, # [Q, 3, d] descriptor embeddings of the held-out labels
+                   E_ref, # [K, 3, d] descriptor embeddings of the trained labels
+                  ) -> np.ndarray:
+    "[Q] index of the trained label whose fused descriptor (unit mean of its axes) is most cosine-similar to each held-out label's."
+    Eq, Er = np.asarray(E_query, np.float32), np.asarray(E_ref, np.float32)
+    if Eq.ndim != 3 or Er.ndim != 3 or Eq.shape[1:] != Er.shape[1:]:
+        raise ValueError(f'nearest_labels needs [Q, 3, d] and [K, 3, d]; got {Eq.shape}, {Er.shape}')
+    fq, fr = (F.normalize(torch.as_tensor(e).mean(1), dim=-1) for e in (Eq, Er))
+    return (fq @ fr.T).argmax(1).numpy()
 
 # %% ../../nbs/33_peace.alignment.ipynb #ffd646ba
 def zero_shot_scores(ecg_emb, label_text_emb) -> np.ndarray:
@@ -215,6 +313,7 @@ def plot_caf_schedule(history: pd.DataFrame, steps_per_epoch: int | None = None,
     return fig
 
 
+
 # %% ../../nbs/33_peace.alignment.ipynb #3855446d
 def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     "Cosine similarity `[K, K]` of each class's mean ECG embedding (rows) to each label prototype (columns); NaN rows for absent classes."
@@ -222,6 +321,7 @@ def class_similarity(ecg_emb, Y, label_text_emb) -> np.ndarray:
     e = e / np.linalg.norm(e, axis=1, keepdims=True)
     means = np.stack([e[Y[:, k] > 0].mean(0) if Y[:, k].any() else np.full(e.shape[1], np.nan) for k in range(Y.shape[1])])
     return zero_shot_scores(np.nan_to_num(means), label_text_emb) + np.where(Y.any(0), 0, np.nan)[:, None]
+
 
 
 # %% ../../nbs/33_peace.alignment.ipynb #2dc4449a
@@ -257,4 +357,5 @@ def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes:
     ax.legend(fontsize=7, markerscale=1.5, ncol=2); ax.set_xlabel('PC 1'); ax.set_ylabel('PC 2')
     ax.set_title(title or 'ECG (dots) and text (crosses) embeddings')
     return fig
+
 

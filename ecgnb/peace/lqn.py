@@ -112,7 +112,8 @@ class LabelQueryNetwork(nn.Module):
                  mem_dim: int = 128,            # channels of the ECG tokens
                  knowledge_dim: int | None = None,  # d_text of the knowledge tokens (default: label_emb's)
                  knowledge_p: float = 0.5,      # probability a training record attends its knowledge tokens
-                 knowledge_schedule: str = 'anneal'):  # 'anneal' (knowledge_p -> 0 over training) | 'constant'
+                 knowledge_schedule: str = 'anneal',  # 'anneal' (knowledge_p -> 0 over training) | 'constant'
+                 residual_pool: bool = True):   # add a pooled linear path and start the query path at 0 (see below)
         super().__init__()
         if d_model % n_heads: raise ValueError(f'd_model={d_model} must be divisible by n_heads={n_heads}')
         if not 0 <= knowledge_p <= 1: raise ValueError(f'knowledge_p must be in [0, 1], got {knowledge_p}')
@@ -136,7 +137,10 @@ class LabelQueryNetwork(nn.Module):
         self.decoder = nn.TransformerDecoder(layer, n_layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False) \
             if 'enable_nested_tensor' in nn.TransformerDecoder.__init__.__code__.co_varnames else \
             nn.TransformerDecoder(layer, n_layers, norm=nn.LayerNorm(d_model))
-        self.cls_w = nn.Parameter(torch.randn(n_labels, d_model) * 0.02)   # small logits at start: BCE begins near log 2
+        self.residual_pool = bool(residual_pool)
+        self.pool_head = nn.Linear(mem_dim, n_labels) if residual_pool else None   # the plain classifier's head
+        self.cls_w = nn.Parameter(torch.zeros(n_labels, d_model) if residual_pool   # query path starts at 0
+                                  else torch.randn(n_labels, d_model) * 0.02)      # small logits: BCE begins near log 2
         self.cls_b = nn.Parameter(torch.zeros(n_labels))
 
     def queries(self) -> torch.Tensor:
@@ -167,7 +171,9 @@ class LabelQueryNetwork(nn.Module):
             mem = torch.cat([mem, k], 1)
         q = self.queries().unsqueeze(0).expand(B, -1, -1)
         h = self.decoder(q, mem, memory_key_padding_mask=mask)
-        return LQNOutput((h * self.cls_w).sum(-1) + self.cls_b, h)
+        logits = (h * self.cls_w).sum(-1) + self.cls_b
+        if self.pool_head is not None: logits = logits + self.pool_head(tokens.mean(1))
+        return LQNOutput(logits, h)
 
 # %% ../../nbs/32_peace.lqn.ipynb #56c5b365
 class PEACEOutput(NamedTuple):
@@ -265,7 +271,8 @@ def build_peace_model(backbone: str | nn.Module = 'resnet1d_wang',  # zoo name, 
                       input_channels: int = 12, d_model: int = 128, n_layers: int = 2, n_heads: int = 4,
                       d_ff: int = 256, dropout: float = 0.1, d_proj: int = 128, knowledge_p: float = 0.5,
                       knowledge_schedule: str = 'anneal', normal_index: int | None = None, tau: float = 0.07,
-                      learn_tau: bool = True, total_steps: int | None = None, backbone_kwargs: dict | None = None) -> PEACEModel:
+                      learn_tau: bool = True, total_steps: int | None = None, backbone_kwargs: dict | None = None,
+                      residual_pool: bool = True) -> PEACEModel:   # pooled linear path + zero-initialised query path
     "A `PEACEModel` with the chapter's defaults around a token backbone."
     bb = ecg_token_backbone(backbone, input_channels, **(backbone_kwargs or {}))
     if label_emb is not None:
@@ -274,5 +281,5 @@ def build_peace_model(backbone: str | nn.Module = 'resnet1d_wang',  # zoo name, 
     if label_emb is None and n_labels is None: raise ValueError('pass label_emb [K, 3, d_text] or n_labels')
     K = label_emb.shape[0] if label_emb is not None else n_labels
     lqn = LabelQueryNetwork(K, d_model, label_emb, n_layers, n_heads, d_ff, dropout, bb.dim,
-                            knowledge_p=knowledge_p, knowledge_schedule=knowledge_schedule)
+                            knowledge_p=knowledge_p, knowledge_schedule=knowledge_schedule, residual_pool=residual_pool)
     return PEACEModel(bb, lqn, d_proj, normal_index=normal_index, tau=tau, learn_tau=learn_tau, total_steps=total_steps)

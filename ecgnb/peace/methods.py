@@ -39,6 +39,9 @@ class MethodSpec:
     lsbc: bool = False          # PEACE: the label-set-aware contrastive term (needs `text`)
     caf: bool = False           # PEACE: the CAF gate on its weight (needs `lsbc`; False: a constant weight)
     axes: int = 3               # PEACE: label texts per label, 3 (rhythm, morphology, ST-T) or 1 (their fused mean)
+    knowledge: bool = True      # PEACE: knowledge injection in training (needs `text`; False: descriptor queries only)
+    residual_pool: bool = True  # PEACE: LQN logits + a pooled linear path, query path zero at init (False: paper's head)
+    positives: str = 'any'      # PEACE: LSBC positive rule, 'any' | 'jaccard' | 'freq' (no positives from labels on > 30 % of training records)
     paper: str | None = None    # row name in the paper's tables (papers.md §5), if any
 
     def __post_init__(self):
@@ -48,11 +51,14 @@ class MethodSpec:
         bad += ['no stage at all'] * (not (self.source_stage or self.target_stage))
         bad += ['lsbc needs text'] * (self.lsbc and not self.text) + ['caf needs lsbc'] * (self.caf and not self.lsbc)
         bad += [f'axes must be 3 or 1, got {self.axes!r}'] * (self.axes not in (1, 3))
+        bad += ['knowledge needs text'] * (self.knowledge and not self.text and self.family == 'peace')
+        bad += ['residual_pool=False is a PEACE switch'] * (not self.residual_pool and self.family != 'peace')
+        bad += [f'positives {self.positives!r} not in (any, jaccard, freq)'] * (self.positives not in ('any', 'jaccard', 'freq'))
         if bad: raise ValueError(f'MethodSpec {self.label!r}: ' + '; '.join(bad))
 
     def source_key(self) -> tuple:
         "What determines the source-stage model: methods with equal keys share one stage A per seed."
-        return (self.family, self.text, self.lsbc, self.caf, self.axes)
+        return (self.family, self.text, self.lsbc, self.caf, self.axes, self.knowledge, self.residual_pool, self.positives)
 
 PEACE = MethodSpec('PEACE', 'peace', text=True, lsbc=True, caf=True, paper='PEACE')
 METHODS = {
@@ -66,7 +72,12 @@ METHODS = {
     'merl':             MethodSpec('MERL-style', 'merl', paper='MERL'),
     'peace':            PEACE,
     'peace_no_text':    dataclasses.replace(PEACE, label='PEACE: no text branch', paper='No text branch',
-                                            text=False, lsbc=False, caf=False),
+                                            text=False, lsbc=False, caf=False, knowledge=False),
+    'peace_freq':       dataclasses.replace(PEACE, label="PEACE: LSBC 'freq' positives", paper=None, positives='freq'),
+    'lqn_desc':         dataclasses.replace(PEACE, label='LQN: descriptor queries', paper=None,
+                                            knowledge=False, lsbc=False, caf=False),
+    'lqn_desc_paper_head': dataclasses.replace(PEACE, label="LQN: descriptor queries, paper's head", paper=None,
+                                               knowledge=False, lsbc=False, caf=False, residual_pool=False),
     'peace_no_lsbc':    dataclasses.replace(PEACE, label='PEACE: w/o LSBC', paper='w/o LSBC', lsbc=False, caf=False),
     'peace_no_caf':     dataclasses.replace(PEACE, label='PEACE: w/o CAF', paper='w/o CAF', caf=False),
     'peace_fused_text': dataclasses.replace(PEACE, label='PEACE: one fused text', paper='Single fused text (no 3 axes)',
@@ -120,7 +131,8 @@ def build_transfer_model(method: str | MethodSpec, # a name in `METHODS` or a `M
     if spec.family == 'merl': return MERLModel(bb, E, d_proj, normal_index=normal_index)
     if spec.axes == 1: E = fused_axes(E)
     lqn = LabelQueryNetwork(n_classes, d_model, E if spec.text else None, n_layers=2, n_heads=4, d_ff=2 * d_model,
-                            mem_dim=bb.dim, knowledge_p=0.5 if spec.text else 0.0)
+                            mem_dim=bb.dim, knowledge_p=0.5 if spec.text and spec.knowledge else 0.0,
+                            residual_pool=spec.residual_pool)
     return PEACEModel(bb, lqn, d_proj, label_emb=None if spec.text else E, normal_index=normal_index)
 
 # %% ../../nbs/35a_peace.methods.ipynb #85bee907
@@ -138,13 +150,18 @@ class Budget:
 def stage_loss(method: str | MethodSpec, # a name in `METHODS` or a `MethodSpec`
                stage: str, # 'source' | 'target'
                lam_max: float = 0.5, # PEACE's largest LSBC weight
+               label_freq=None, # [K] label frequencies of the stage's TRAINING split (needed by positives='freq')
               ) -> Callable:
     "The loss of `method` in `stage` (DANN/MMD's target stage: see `train_joint_stage`)."
     spec = method_spec(method)
+    if spec.positives == 'freq' and spec.lsbc and label_freq is None:
+        raise ValueError(f"method {spec.label!r}: positives='freq' needs label_freq = "
+                         'ecgnb.peace.alignment.label_frequency(Y_train) of the stage')
     if stage not in ('source', 'target'): raise ValueError(f"stage must be 'source' or 'target', got {stage!r}")
     if spec.family == 'merl' and stage == 'source': return merl_loss
     if spec.family != 'peace' or not spec.text: return bce_loss
-    return PEACELoss(lam_max=lam_max if spec.lsbc else 0.0, mode='caf' if spec.caf else 'constant')
+    return PEACELoss(lam_max=lam_max if spec.lsbc else 0.0, mode='caf' if spec.caf else 'constant',
+                     weighting=spec.positives if spec.lsbc else 'any', label_freq=label_freq if spec.lsbc else None)
 
 # %% ../../nbs/35a_peace.methods.ipynb #48727929
 def train_stage(model: nn.Module, # the model (trained in place; the best epoch's weights are left in it)

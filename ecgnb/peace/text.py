@@ -24,7 +24,8 @@ from .semantics import AXES3, descriptor_texts, read_descriptors
 # %% auto #0
 __all__ = ['REGENERATE', 'TextEncoder', 'check_embeddings', 'l2_normalize', 'HashingEncoder', 'minilm_model_dir',
            'SentenceTransformerEncoder', 'MiniLMEncoder', 'texts_hash', 'encode_cached', 'embedding_asset_path',
-           'make_embedding_asset', 'read_embedding_asset', 'label_embeddings', 'compose_knowledge']
+           'make_embedding_asset', 'read_embedding_asset', 'center_embeddings', 'label_embeddings', 'compose_knowledge',
+           'has_knowledge']
 
 # %% ../../nbs/31_peace.text.ipynb #5d5d6571
 @runtime_checkable
@@ -170,6 +171,7 @@ def make_embedding_asset(encoder: TextEncoder | None = None, # None: MiniLMEncod
     return path
 
 
+
 # %% ../../nbs/31_peace.text.ipynb #09f50ad2
 _KEYS = ('labels', 'axes', 'emb', 'emb_pediatric', 'encoder', 'dim', 'text_hash', 'descriptors_hash', 'descriptors_version')
 
@@ -211,31 +213,54 @@ def read_embedding_asset(path=None, # .npz asset; None: the packaged one
     return A
 
 
+
 # %% ../../nbs/31_peace.text.ipynb #01fa4b5c
+def center_embeddings(E, # [K, 3, d] label embeddings
+                      mean, # [3, d] per-axis mean to remove (over a label vocabulary)
+                     ) -> np.ndarray:
+    "`E` minus the per-axis `mean`, rows renormalised to unit length (float32 [K, 3, d])."
+    E, mean = np.asarray(E, np.float32), np.asarray(mean, np.float32)
+    if E.ndim != 3 or mean.shape != E.shape[1:]:
+        raise ECGDataError(f'center_embeddings needs E [K, 3, d] and mean [3, d]; got {E.shape} and {mean.shape}.')
+    C = E - mean[None]
+    bad = np.where(np.linalg.norm(C, axis=-1).min(1) < 1e-6)[0]
+    if len(bad): raise ECGDataError(f'centring leaves a zero vector for row(s) {bad.tolist()}: a vocabulary of one label?')
+    return l2_normalize(C)
+
 def label_embeddings(classes: Sequence[str], # shared labels, in model output order
                      encoder: TextEncoder | None = None, # None: the shipped asset (MiniLM); else embed and cache
                      with_pediatric: bool = False, # use the texts with their pediatric notes appended
                      asset=None, # path of an embedding asset (None: the packaged one); only when encoder is None
                      cache_dir=None, # cache folder for `encoder` (None: under data_root(); False: no cache)
                      descriptors=None, # descriptors CSV (e.g. an LLM draft); None: the packaged one
+                     center: bool | Sequence[str] = False, # remove the per-axis mean: True = over every label with descriptors; a list = over those labels
                     ) -> np.ndarray:
-    "float32 [K, 3, d] unit-norm descriptor embeddings of `classes` (axes in `AXES3` order)."
+    "float32 [K, 3, d] unit-norm descriptor embeddings of `classes` (axes in `AXES3` order), optionally centred per axis."
     if isinstance(classes, str): classes = [classes]
-    texts = descriptor_texts(classes, with_pediatric, descriptors)     # raises for labels with no descriptors
+    vocab = [] if center is False else list(center) if not isinstance(center, bool) else \
+        [l for l in all_labels() if l in set(read_descriptors(descriptors).label)]
+    if center is not False and len(vocab) < 2: raise ECGDataError(f'center needs a vocabulary of >= 2 labels, got {vocab}.')
     if encoder is None:
+        descriptor_texts(classes, with_pediatric, descriptors)        # raises for labels with no descriptors
         A = read_embedding_asset(asset, descriptors=descriptors)
-        idx = [A['labels'].index(c) for c in classes]
-        return l2_normalize(A['emb_pediatric' if with_pediatric else 'emb'][idx])
-    flat = [t for tup in texts for t in tup]
-    return encode_cached(encoder, flat, cache_dir).reshape(len(classes), len(AXES3), encoder.dim)
+        Eall = A['emb_pediatric' if with_pediatric else 'emb']
+        E = l2_normalize(Eall[[A['labels'].index(c) for c in classes]])
+        V = l2_normalize(Eall[[A['labels'].index(c) for c in vocab]]) if vocab else None
+    else:
+        def enc(labels):
+            flat = [t for tup in descriptor_texts(labels, with_pediatric, descriptors) for t in tup]
+            return encode_cached(encoder, flat, cache_dir).reshape(len(labels), len(AXES3), encoder.dim)
+        E, V = enc(list(classes)), (enc(vocab) if vocab else None)
+    return E if V is None else center_embeddings(E, V.mean(0))
 
-# %% ../../nbs/31_peace.text.ipynb #242650ff
+# %% ../../nbs/31_peace.text.ipynb #63488671
 def compose_knowledge(Y, # [B, K] multi-hot targets {0, 1} (tensor or array)
                       E, # [K, 3, d] label embeddings (`label_embeddings(classes)`)
-                      normal_index: int | None = None, # column of the normal label: records with no positive get it
-                      normal=None, # [3, d] fallback embedding for records with no positive (if no normal_index)
+                      normal_index: int | None = None, # column of the normal label (the embedding `normal_mask` rows get)
+                      normal=None, # [3, d] embedding for `normal_mask` rows (if no normal_index)
+                      normal_mask=None, # [B] bool: records with no kept label that are labelled normal; None: none is
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    "Per-record `axis_tokens` [B, 3, d] (mean over positive labels) and `fused` [B, d] (unit mean of the axes)."
+    "Per-record `axis_tokens` [B, 3, d] (mean over positive labels) and `fused` [B, d] (unit mean of the axes); zeros = no knowledge."
     dev = E.device if torch.is_tensor(E) else Y.device if torch.is_tensor(Y) else None   # a tensor E decides
     E = torch.as_tensor(E, device=dev)
     if not E.is_floating_point(): E = E.float()
@@ -254,5 +279,14 @@ def compose_knowledge(Y, # [B, K] multi-hot targets {0, 1} (tensor or array)
     if normal is not None:
         normal = torch.as_tensor(normal, dtype=E.dtype, device=E.device)
         if normal.shape != E.shape[1:]: raise ECGDataError(f'normal must be [3, d] = {tuple(E.shape[1:])}, got {tuple(normal.shape)}.')
-        axis = torch.where((n == 0)[:, None, None], normal, axis)
+    if normal_mask is not None:
+        nm = torch.as_tensor(normal_mask, device=E.device).bool()
+        if nm.shape != n.shape: raise ECGDataError(f'normal_mask must be [B] = [{len(n)}], got {tuple(nm.shape)}.')
+        if normal is None and nm.any(): raise ECGDataError('normal_mask marks normal records: pass normal_index or normal.')
+        if nm.any(): axis = torch.where((nm & (n == 0))[:, None, None], normal, axis)
     return axis, F.normalize(axis.mean(1), dim=-1)
+
+def has_knowledge(axis_tokens: torch.Tensor, # [B, 3, d] from `compose_knowledge`
+                 ) -> torch.Tensor:
+    "[B] bool: True where a record has knowledge (its axis tokens are not all zero)."
+    return axis_tokens.flatten(1).abs().sum(1) > 0

@@ -1,0 +1,93 @@
+"""The PEACE ablation ladder (chapter 37) beyond the notebook's own tests: cross-validation splits of the real PTB-XL
+records, pairing by seed in the table, pooled out-of-fold scoring, the rung specs and the residual head of chapter 32."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import require_shared, SHARED
+from ecgnb.data.core import ECGArrayDataset
+from ecgnb.peace.ladder import (LADDER, LadderData, cv_aggregate, cv_fold_splits, ladder_rungs, ladder_table,
+                                ladder_verdict, ptbxl_cv_splits, run_ladder)
+from ecgnb.peace.methods import METHODS, Budget, build_transfer_model
+from ecgnb.peace.text import label_embeddings
+
+
+def _tiny(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 12, 250)).astype(np.float32)
+    Y = (rng.random((n, 2)) < 0.4).astype(np.uint8)
+    Y[:6] = [[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]]
+    X[:, 0] += 3 * Y[:, :1]
+    E = np.asarray(label_embeddings(['NORM', 'AFIB']), np.float32)
+    tr, va, te = np.arange(6, 26), np.r_[0, 1, 26:32], np.r_[2, 4, 5, 32:40]
+    return LadderData(*(ECGArrayDataset(X, Y, i) for i in (tr, va, te)), ['NORM', 'AFIB'], E, 0, 12, 'tiny')
+
+
+def test_rungs_are_one_switch_apart():
+    specs = [METHODS[m] for _, m in LADDER]
+    assert specs[0].family == 'classifier' and all(s.family == 'peace' for s in specs[1:])
+    diffs = [{f for f in ('text', 'knowledge', 'lsbc', 'caf') if getattr(a, f) != getattr(b, f)}
+             for a, b in zip(specs[1:], specs[2:])]
+    assert diffs == [{'text'}, {'knowledge'}, {'lsbc'}, {'caf'}]
+    assert all(s.residual_pool for s in specs[1:]) and not METHODS['lqn_desc_paper_head'].residual_pool
+
+
+def test_residual_head_starts_as_plain_classifier():
+    torch.manual_seed(0)
+    E = label_embeddings(['NORM', 'AFIB', 'RBBB'])
+    m = build_transfer_model('lqn_desc', 3, E, width=8, d_model=16).eval()
+    x = torch.randn(3, 12, 500)
+    with torch.no_grad():
+        tok = m.backbone(x)
+        torch.testing.assert_close(m(x).logits, m.lqn.pool_head(tok.mean(1)), rtol=0, atol=1e-6)
+        old = build_transfer_model('lqn_desc_paper_head', 3, E, width=8, d_model=16).eval()
+        assert old.lqn.pool_head is None and old.lqn.cls_w.abs().sum() > 0
+
+
+def test_cv_splits_cover_every_record_once():
+    folds = np.random.default_rng(0).integers(1, 11, 200)
+    sp = cv_fold_splits(folds)
+    tested = np.concatenate([s['test'] for s in sp])
+    assert sorted(tested) == list(range(200))
+    for k, s in enumerate(sp):
+        assert set(folds[s['test']]) <= {2 * k + 1, 2 * k + 2} and set(folds[s['valid']]) == {(2 * k + 2) % 10 + 1}
+
+
+def test_table_pairs_by_seed_and_verdict_follows_numbers():
+    rows = [dict(rung=r, seed=s, valid_auc=0.7 + 0.05 * s + d) for s in range(5)
+            for r, d in (('plain', 0.0), ('lqn_desc', -0.02), ('+caf', -0.02 + 0.001 * (-1) ** s))]
+    t = ladder_table(pd.DataFrame(rows)).set_index('rung')
+    assert t.loc['lqn_desc', 'd_below_hi'] < 0                        # constant -0.02 with seed offsets: a cost
+    assert t.loc['+caf', 'd_below_lo'] < 0 < t.loc['+caf', 'd_below_hi']
+    v = ladder_verdict(t.reset_index())
+    assert 'lqn_desc vs plain: -0.020' in v and '(costs)' in v and '(is within noise)' in v
+    # shuffling the seeds of one rung breaks the pairing: the interval widens
+    shuf = pd.DataFrame(rows)
+    m = shuf.rung == 'lqn_desc'
+    shuf.loc[m, 'seed'] = shuf.loc[m, 'seed'].to_numpy()[::-1]
+    t2 = ladder_table(shuf).set_index('rung')
+    assert t2.loc['lqn_desc', 'd_below_hi'] - t2.loc['lqn_desc', 'd_below_lo'] > 10 * (t.loc['lqn_desc', 'd_below_hi'] - t.loc['lqn_desc', 'd_below_lo'])
+
+
+def test_run_ladder_cv_pooling(tmp_path):
+    d = _tiny()
+    df, preds = run_ladder([d, d], 'plain,+lsbc_const', seeds=(0,), budget=Budget(1, 1e-2, 8, device='cpu'),
+                           width=4, d_model=8, out=tmp_path/'r.jsonl', log=None)
+    assert len(df) == 4 and len((tmp_path/'r.jsonl').read_text().splitlines()) == 4
+    agg = cv_aggregate(df, preds).set_index('rung')
+    assert agg.loc['plain', 'n_splits'] == 2 and agg.loc['+lsbc_const', 'lam_mean'] == 0.5
+    y, p = preds[('plain', 0, 0)]
+    assert y.shape == p.shape == (len(d.test), 2)
+
+
+def test_ptbxl_cv_splits_real():
+    root = require_shared(SHARED / 'ptbxl-1.0.1-first500')
+    sp = ptbxl_cv_splits(root, n_splits=5, min_total=15)
+    assert len(sp) == 5 and all(s.classes == sp[0].classes for s in sp)
+    assert 'NORM' in sp[0].classes and sp[0].normal_index == sp[0].classes.index('NORM')
+    tested = np.concatenate([s.test.idx for s in sp])
+    assert len(tested) == len(set(tested)) == 500
+    for s in sp:
+        assert not set(s.test.idx) & set(s.train.idx) and not set(s.valid.idx) & set(s.train.idx)
+        assert s.E.shape[:2] == (len(s.classes), 3)
