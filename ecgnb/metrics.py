@@ -154,17 +154,30 @@ def reference_metrics(y, # [N, K] multi-hot labels
                 ACC=float(1 - skm.hamming_loss(y, yp)))
 
 # %% ../nbs/12_metrics.ipynb #974e02a4
-def bootstrap_indices(y, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
-    "`[n_boot, N]` resample indices, redrawing resamples where a class (defined in `y`) loses all positives or negatives."
+def _clusters(groups, n: int) -> np.ndarray:
+    "Cluster code (0..G-1, order of first appearance) of every record; `groups=None`: every record its own cluster."
+    if groups is None: return np.arange(n)
+    g = np.asarray(groups)
+    if len(g) != n: raise ValueError(f'{len(g)} group ids for {n} records')
+    return pd.factorize(pd.Series(g))[0]
+
+def bootstrap_indices(y, # [N, K] labels
+                      n_boot: int = 1000, # resamples
+                      seed: int = 0, # seeds the generator
+                      groups=None, # N cluster ids (e.g. patient ids): resample clusters, not records; None: records
+                     ) -> np.ndarray:
+    "`[n_boot, G]` resample indices of the G clusters (records when `groups` is None), redrawn where a class loses all positives or negatives."
     y = _check(y)
     rng = np.random.default_rng(seed)
     ok = defined_classes(y)
-    n = len(y)
+    codes = _clusters(groups, len(y))
+    n = int(codes.max()) + 1 if len(codes) else 0
+    pos = np.zeros((n, int(ok.sum()))); np.add.at(pos, codes, y[:, ok])            # positives per cluster
+    neg = np.zeros_like(pos); np.add.at(neg, codes, 1 - y[:, ok])                  # negatives per cluster
     out, tries = [], 0
     while len(out) < n_boot:
         idx = rng.integers(0, n, (min(n_boot, 1000), n))
-        s = y[:, ok][idx].sum(1)                                   # [B, K]
-        good = ((s > 0) & (s < n)).all(1)
+        good = ((pos[idx].sum(1) > 0) & (neg[idx].sum(1) > 0)).all(1)             # [B]
         out.extend(idx[good][: n_boot - len(out)])
         tries += len(idx)
         if tries > 100 * n_boot and len(out) < n_boot:
@@ -173,11 +186,13 @@ def bootstrap_indices(y, n_boot: int = 1000, seed: int = 0) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, n), int)
 
 # %% ../nbs/12_metrics.ipynb #44170708
-def bootstrap_ci(metric: Callable, y, p, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0):
-    "Percentile bootstrap over records: `(point, lo, hi)` of `metric(y, p)`."
+def bootstrap_ci(metric: Callable, y, p, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, groups=None):
+    "Percentile bootstrap over records (over clusters when `groups` gives one id per record): `(point, lo, hi)` of `metric(y, p)`."
     y, p = _check(y, p)
     point = float(metric(y, p))
-    idx = bootstrap_indices(y, n_boot, seed)
+    codes = _clusters(groups, len(y))
+    members = [np.flatnonzero(codes == g) for g in range(int(codes.max()) + 1)] if len(codes) else []
+    idx = [np.concatenate([members[g] for g in b]) for b in bootstrap_indices(y, n_boot, seed, groups)]
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         vals = np.array([metric(y[i], p[i]) for i in idx], float)
@@ -187,13 +202,15 @@ def bootstrap_ci(metric: Callable, y, p, n_boot: int = 1000, alpha: float = 0.05
 # %% ../nbs/12_metrics.ipynb #b9b3466a
 def bootstrap_macro_auc(y, # [N, K] labels
                         p, # [N, K] scores
-                        idx, # [B, N] resample indices (`bootstrap_indices`)
+                        idx, # [B, G] resample indices of the clusters (`bootstrap_indices`; records when `groups` is None)
+                        groups=None, # N cluster ids, as given to `bootstrap_indices`
                        ) -> np.ndarray:
-    "Macro AUC of every resample `y[i], p[i]` for the rows `i` of `idx`, computed at once (equals `macro_auc` per resample)."
+    "Macro AUC of every resample (rows `i` of `idx`: `y[i], p[i]`, or every record of the drawn clusters), computed at once."
     y, p = _check(y, p)
-    idx = np.asarray(idx)
-    B, N = idx.shape
-    W = np.bincount((idx + N * np.arange(B)[:, None]).ravel(), minlength=B * N).reshape(B, N).astype(float)
+    idx, codes = np.asarray(idx), _clusters(groups, len(y))
+    B, G = idx.shape
+    W = np.bincount((idx + G * np.arange(B)[:, None]).ravel(), minlength=B * G).reshape(B, G).astype(float)
+    W = W[:, codes]                                                    # a record counts as often as its cluster was drawn
     aucs = np.full((B, y.shape[1]), np.nan)
     for k in range(y.shape[1]):
         o = np.argsort(p[:, k], kind='mergesort')
@@ -210,8 +227,8 @@ def bootstrap_macro_auc(y, # [N, K] labels
 
 # %% ../nbs/12_metrics.ipynb #2a264a47
 def evaluate(y, p, thresholds=None, classes: Sequence[str] | None = None, n_boot: int = 0,
-             alpha: float = 0.05, seed: int = 0) -> dict:
-    "All metrics for one split: scalars plus a per-class DataFrame under 'per_class' (thresholds come from validation)."
+             alpha: float = 0.05, seed: int = 0, groups=None) -> dict:
+    "All metrics for one split: scalars plus a per-class DataFrame under 'per_class'; `groups` (patient ids): cluster bootstrap."
     y, p = _check(y, p)
     K = y.shape[1]
     classes = list(classes) if classes is not None else [str(k) for k in range(K)]
@@ -236,9 +253,9 @@ def evaluate(y, p, thresholds=None, classes: Sequence[str] | None = None, n_boot
         pr, rc, f1 = _prf((yp & yb).sum(0), (yp & ~yb).sum(0), (~yp & yb).sum(0))
         table = table.assign(threshold=th, precision=pr, recall=rc, f1=f1)
     if n_boot:                                # = bootstrap_ci(macro_auc, ...), computed at once
-        vals = bootstrap_macro_auc(y, p, bootstrap_indices(y, n_boot, seed))
+        vals = bootstrap_macro_auc(y, p, bootstrap_indices(y, n_boot, seed, groups), groups)
         lo, hi = np.nanpercentile(vals, [100 * alpha / 2, 100 * (1 - alpha / 2)])
-        out.update(macro_auc_lo=float(lo), macro_auc_hi=float(hi))
+        out.update(macro_auc_lo=float(lo), macro_auc_hi=float(hi), bootstrap_unit='record' if groups is None else 'cluster')
     out['per_class'] = table.set_index('class')
     return out
 

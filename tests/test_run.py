@@ -25,14 +25,15 @@ def test_list_and_reproduce():
     names = [l.split()[0] for l in r.stdout.splitlines()]
     assert names == list(load_presets())
     assert {'cpu-smoke', 'gpu-paper-cpsc', 'gpu-ablation-ptbxl-superdiagnostic'} <= set(names)
+    assert {'gpu-paper-peace-align', 'gpu-paper-peace-transfer'} <= set(names)               # issue 16: PEACE as the paper runs it
     assert {f'gpu-paper-ptbxl-{t}' for t in ('all', 'diagnostic', 'subdiagnostic', 'superdiagnostic', 'form', 'rhythm')} <= set(names)
     r = cli('reproduce')
     assert r.returncode == 0, r.stderr
     for n in reproduce_table().preset:
         assert f'python -m ecgnb.run run {n} ' in r.stdout, n
-    assert r.stdout.strip().splitlines()[-1].startswith('Total: 50 runs')
+    assert r.stdout.strip().splitlines()[-1].startswith('Total: 52 runs')
     md = cli('reproduce', '--markdown').stdout
-    assert md.startswith('| table | command |') and md.count('`python -m ecgnb.run run ') == 50
+    assert md.startswith('| table | command |') and md.count('`python -m ecgnb.run run ') == 52
 
 
 def test_refusals_name_the_valid_choices():
@@ -57,10 +58,10 @@ def test_params_command_reads_the_notebook():
 
 def test_every_preset_is_valid_for_its_notebook():
     for name, p in load_presets().items():
-        params = resolve_params(p, env={'PTBXL_DIR': '/d', 'CPSC_DIR': '/d', 'ECGNB_REAL_SAMPLES': '/d'})
+        params = resolve_params(p, env={'PTBXL_DIR': '/d', 'CPSC_DIR': '/d', 'ZZU_DIR': '/d', 'ECGNB_REAL_SAMPLES': '/d'})
         assert 'out_root' not in params, name
         assert (p['gpu_minutes'] > 0) if name.startswith('gpu-') else (p['gpu_minutes'] == 0), name
-        if p['table']: assert params.get('device') == 'cuda' and params.get('epochs') == 40, name
+        if p['table']: assert params.get('device') == 'cuda' and params.get('epochs', 40) == 40, name   # 41: epochs_source/target
 
 
 def test_preset_file_is_plain_data():

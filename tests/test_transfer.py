@@ -144,3 +144,111 @@ def test_runner_touches_test_split_once_per_run(monkeypatch):
     assert tgt_test == int((res.runs.kind != 'ptbxl').sum())   # the target test split: once per target run
     assert src_test == int((res.runs.kind == 'ptbxl').sum())
     assert np.isfinite(res.runs.auc).all()
+
+
+# --- Issue 16: a grid killed with SIGKILL resumes cell by cell; the 23 scored children never train ---------------------
+GRID_SCRIPT = '''
+import json, os, sys, time
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
+from ecgnb.core import headless_threads
+headless_threads(1)
+from ecgnb.data.core import LEADS12, LabeledECG, Standardizer
+from ecgnb.peace import runner
+
+cells, out = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+Y = np.zeros((90, 3), np.uint8); Y[np.arange(90), rng.integers(0, 3, 90)] = 1
+sp = dict(train=np.arange(0, 60), valid=np.arange(60, 75), test=np.arange(75, 90))
+def toy(seed):
+    X = np.random.default_rng(seed).standard_normal((90, 12, 128)).astype(np.float32)
+    X[:, 0] += 2 * Y[:, :1]                                   # something to learn
+    meta = pd.DataFrame({'record': range(90), 'patient': [f'p{i // 2}' for i in range(90)]})
+    return LabeledECG(X, Y.copy(), ['NORM', 'STACH', 'SBRAD'], meta, dict(sp), fs=100.0, leads=list(LEADS12),
+                      mask=np.ones((90, 12), bool), name=f'toy{seed}')
+src, tgt = toy(1), toy(2)
+torch.manual_seed(0)
+data = runner.TransferData(src, tgt, ['NORM', 'STACH', 'SBRAD'], pd.DataFrame(), Standardizer('global').fit(src.X, sp['train']),
+                           F.normalize(torch.randn(3, 3, 16), dim=-1).numpy(), 0, True)
+cfg = runner.TransferConfig(methods=('source_only', 'finetune', 'target_only'), settings=('zero-shot', '5-shot', 'full'),
+                            seeds=(0, 1), epochs_source=1, epochs_target=2, width=8, batch_size=16, n_boot=50, device='cpu')
+trained = []
+orig = runner._one_run
+def counting(method, setting, seed, *a, **k):
+    trained.append([method, str(setting), seed])
+    r = orig(method, setting, seed, *a, **k)
+    time.sleep(float(os.environ.get('TEST_SLEEP', 0)))        # widen the window for the kill
+    return r
+runner._one_run = counting
+res = runner.run_transfer(cfg, data, progress=False, log=print, cells_dir=cells if cells != '-' else None)
+res.runs.drop(columns='train_s').to_csv(os.path.join(out, 'runs.csv'), index=False)
+json.dump(dict(trained=trained, skipped=[list(c) for c in res.skipped]), open(os.path.join(out, 'count.json'), 'w'))
+'''
+
+
+def _grid(tmp_path, name, cells, sleep=0.0, popen=False):
+    import os, subprocess, sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / 'grid.py'
+    script.write_text(GRID_SCRIPT)
+    out = tmp_path / name
+    out.mkdir(exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS='1', ECGNB_PROGRESS='0', PYTHONPATH=str(root), TEST_SLEEP=str(sleep))
+    args = [sys.executable, str(script), str(cells), str(out)]
+    if popen: return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
+def test_grid_survives_sigkill(tmp_path):
+    import json, signal, time
+    ref = _grid(tmp_path, 'ref', '-')                                  # uninterrupted, no cells folder
+    n_cells = len(json.loads((ref / 'count.json').read_text())['trained'])
+    assert n_cells == 2 * 3 * 2        # 2 seeds x 3 settings x 2 methods (source-only has no target stage, target-only no zero-shot)
+    cells = tmp_path / 'cells'
+    proc, _ = _grid(tmp_path, 'killed', cells, sleep=1.0, popen=True)
+    t0, done = time.time(), 0
+    try:
+        while time.time() - t0 < 300 and proc.poll() is None:
+            done = len(list(cells.glob('*/row.json')))
+            if done >= 3: break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f'the grid ended before the kill: {proc.stderr.read()[-2000:]}'
+    finished = {p.parent.name for p in cells.glob('*/row.json')}
+    assert 3 <= len(finished) < n_cells, finished
+    assert list(cells.glob('_source/*/stage.json'))                    # seed 0's source stage was saved
+
+    res = _grid(tmp_path, 'resumed', cells)                            # the same call again
+    c = json.loads((res / 'count.json').read_text())
+    assert len(c['skipped']) == len(finished)                          # every finished cell read back, not trained
+    assert len(c['trained']) == n_cells - len(finished)                # only the unfinished ones trained
+    assert {f'{m}__{s}__seed{k}' for m, s, k in c['skipped']} == finished
+    a = pd.read_csv(ref / 'runs.csv'); b = pd.read_csv(res / 'runs.csv')
+    pd.testing.assert_frame_equal(a, b)                                # the same table as the uninterrupted grid
+    again = json.loads((_grid(tmp_path, 'again', cells) / 'count.json').read_text())
+    assert again['trained'] == [] and len(again['skipped']) == n_cells
+
+
+def test_real23_children_never_train_on_real_target():
+    from ecgnb.peace.transfer import exclude_patients, real23_patients
+    real = real23_patients()
+    assert len(real) == 23
+    n = 40
+    at = [0, 1, 2, 3, 4, 5, 6, 7, 30, 35]                                # 10 rows of real children, in every split
+    pats = [real[at.index(i)] if i in at else f'Q{i:05d}' for i in range(n)]
+    d = toy(np.eye(3, dtype=np.uint8)[np.arange(n) % 3], dict(train=np.arange(0, 30), valid=np.arange(30, 35), test=np.arange(35, 40)),
+            meta=pd.DataFrame({'record': [f'r{i}' for i in range(n)], 'patient': pats}))
+    with pytest.raises(ECGDataError, match='children it trained on'):
+        exclude_patients(d, real, on_overlap='raise')
+    ex = exclude_patients(d, real)
+    for s, rows in ex.splits.items():
+        assert not set(np.array(pats)[rows]) & set(real), s
+    assert ex.info['excluded_patients'] == 10 and ex.info['excluded_rows'] == dict(train=8, valid=1, test=1)
+    clean = toy(d.Y, dict(d.splits), meta=d.meta.assign(patient=[f'Q{i:05d}' for i in range(n)]))
+    assert exclude_patients(clean, real, on_overlap='raise').info['excluded_patients'] == 0   # no overlap: no error
+    with pytest.raises(ECGDataError, match='no patient id'):
+        exclude_patients(toy(d.Y, dict(d.splits)), real)

@@ -22,9 +22,9 @@ from .methods import METHODS, integrated_gradients, predict_probabilities
 from .runner import TransferData, TransferResult
 
 # %% auto #0
-__all__ = ['PAPER_AUC', 'PAPER_NOTE', 'summarize_transfer', 'paired_vs', 'table_settings', 'table_columns', 'paper_table',
-           'kshot_curve', 'plot_kshot_curve', 'group_breakdowns', 'breakdown_table', 'masked_lead_effect',
-           'saliency_figure', 'real_predictions', 'real_auc']
+__all__ = ['PAPER_AUC', 'PAPER_AUC_V1', 'PAPER_FROM_ABSTRACT', 'PAPER_NOTE', 'summarize_transfer', 'paired_vs', 'table_settings',
+           'table_columns', 'paper_table', 'kshot_curve', 'plot_kshot_curve', 'group_breakdowns', 'breakdown_table',
+           'masked_lead_effect', 'saliency_figure', 'real_predictions', 'real_auc']
 
 # %% ../../nbs/36a_peace.report.ipynb #c9cfc055
 def summarize_transfer(runs: pd.DataFrame, metrics: Sequence[str] = ('auc', 'bacc', 'f1')) -> pd.DataFrame:
@@ -35,6 +35,8 @@ def summarize_transfer(runs: pd.DataFrame, metrics: Sequence[str] = ('auc', 'bac
         for m in metrics:
             row[m], row[f'{m}_lo'], row[f'{m}_hi'] = t_interval(g[m].to_numpy())
         row['boot_lo'], row['boot_hi'] = float(g.auc_lo.mean()), float(g.auc_hi.mean())
+        if 'boot_unit' in g: row['boot_unit'] = '/'.join(sorted(set(g.boot_unit.astype(str))))     # patient or record
+        if 'thresholds_from' in g: row['thresholds_from'] = '/'.join(sorted(set(g.thresholds_from.astype(str))))
         out.append(row)
     return pd.DataFrame(out)
 
@@ -57,14 +59,18 @@ def paired_vs(runs: pd.DataFrame, ref: str = 'peace', metric: str = 'auc') -> pd
     return pd.DataFrame(out)
 
 # %% ../../nbs/36a_peace.report.ipynb #a3b8f337
-PAPER_AUC = {   # papers.md §5: macro-AUC % on ZZU-pECG (zero-shot, 50-shot, full) and PTB-XL (9 labels)
+PAPER_AUC = {   # v2/v3 (papers.md §5): macro-AUC % on ZZU-pECG (zero-shot, 50-shot, full) and PTB-XL (9 labels)
     'PEACE': (59.39, 81.74, 91.56, 96.90), 'DANN': (49.33, 81.70, 89.67, 96.54), 'MMD': (49.33, None, None, None),
     'MERL': (58.58, 70.65, 80.97, 92.49), 'KED': (57.77, 50.66, None, None),
     'No text branch': (46.01, 66.37, 66.86, None), 'w/o LSBC': (56.23, 77.74, 89.63, None),
     'w/o CAF': (47.10, 77.69, 90.45, None), 'Single fused text (no 3 axes)': (49.20, 74.30, 88.70, None),
 }
-PAPER_NOTE = ('Paper numbers: arXiv 2605.00647 v2/v3 via a secondary digest (papers.md §5); early/late fusion are '
-              'reported only as <= 80.7 at 50-shot, MMD only at zero-shot (= DANN).')
+PAPER_AUC_V1 = {'PEACE': (59.39, 79.03, 90.89, 96.65)}   # the arXiv v1 abstract (PTB-XL: "shared label space")
+PAPER_FROM_ABSTRACT = {'PEACE'}      # v2 numbers stated in the v2 abstract; every other v2 number is digest-only (†)
+PAPER_NOTE = ('Paper numbers (macro-AUC), arXiv 2605.00647 by version: v1 = the v1 abstract (PEACE only); v2 = v2/v3, '
+              'PEACE from the v2 abstract, every number marked † (baselines, ablations) only from an unverified '
+              'secondary digest of v2 (papers.md §4-5); early/late fusion are reported only as <= 80.7 at 50-shot, MMD '
+              'only at zero-shot (= DANN).')
 
 def table_settings(settings) -> list[Setting]:
     "The paper's four columns among `settings` (strings or `Setting`s): zero-shot, the largest K-shot, full, ptbxl (those present)."
@@ -76,10 +82,24 @@ def table_columns(settings) -> list[str]:
     "`table_settings` as the column names of the tables."
     return [str(s) for s in table_settings(settings)]
 
-def paper_table(summary: pd.DataFrame, metric: str = 'auc', digits: int = 3, synthetic: bool = True) -> pd.DataFrame:
-    "Rows = methods, columns = settings: 'mean [lo, hi]' over seeds, and the paper's number where it has one."
+def _paper_cells(paper_name, st: Setting, digits: int) -> dict:
+    "The paper's v1 and v2 numbers of one (method, setting) as table strings ('—' where none; '†' = digest only)."
+    pos = {'zero-shot': 0, 'full': 2, 'ptbxl': 3}.get(st.kind, 1)
+    out = {}
+    for v, table in (('v1', PAPER_AUC_V1), ('v2', PAPER_AUC)):
+        x = table.get(paper_name or '', (None,) * 4)[pos]
+        if st.kind == 'kshot' and st.k != 50: x = None                       # the paper reports 50-shot only
+        mark = '' if v == 'v1' or paper_name in PAPER_FROM_ABSTRACT else '†'
+        out[v] = f'{x / 100:.{digits}f}{mark}' if x is not None else '—'
+    return out
+
+def paper_table(summary: pd.DataFrame, metric: str = 'auc', digits: int = 3, synthetic: bool = True,
+                interval: str = 't', # 't': t-interval over seeds; 'bootstrap': mean per-run bootstrap bounds (AUC only)
+               ) -> pd.DataFrame:
+    "Rows = methods, columns = settings: 'mean [lo, hi]', and the paper's v1 and v2 numbers where it has them."
+    if interval not in ('t', 'bootstrap'): raise ValueError(f"interval must be 't' or 'bootstrap', got {interval!r}")
+    lo, hi = (f'{metric}_lo', f'{metric}_hi') if interval == 't' else ('boot_lo', 'boot_hi')
     cols = table_settings(list(dict.fromkeys(summary.setting)))
-    pos = {'zero-shot': 0, 'full': 2, 'ptbxl': 3}
     rows = {}
     for method in dict.fromkeys(summary.method):
         s = summary[summary.method == method].set_index('setting')
@@ -89,12 +109,11 @@ def paper_table(summary: pd.DataFrame, metric: str = 'auc', digits: int = 3, syn
             c = str(st)
             if c in s.index and np.isfinite(s.loc[c, metric]):
                 r = s.loc[c]
-                ci = f' [{r[metric + "_lo"]:.{digits}f}, {r[metric + "_hi"]:.{digits}f}]' if np.isfinite(r[metric + '_lo']) else ''
+                ci = f' [{r[lo]:.{digits}f}, {r[hi]:.{digits}f}]' if np.isfinite(r[lo]) else ''
                 row[c] = f'{r[metric]:.{digits}f}{ci}'
             else: row[c] = '—'
-            paper = PAPER_AUC.get(spec.paper or '', (None,) * 4)[pos.get(st.kind, 1)] if metric == 'auc' else None
-            if st.kind == 'kshot' and st.k != 50: paper = None                  # the paper reports 50-shot only
-            row[f'{c} (paper)'] = f'{paper / 100:.{digits}f}' if paper is not None else '—'
+            paper = _paper_cells(spec.paper, st, digits) if metric == 'auc' else dict(v1='—', v2='—')
+            row[f'{c} (paper v1)'], row[f'{c} (paper v2)'] = paper['v1'], paper['v2']
         rows[spec.label] = row
     df = pd.DataFrame.from_dict(rows, orient='index')
     df.index.name = 'method' + (' (SYNTHETIC cohort: not evidence about children)' if synthetic else '')

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..core import RunDir, atomic_write, progress as _progress, seed_everything
 from ..data.core import ECGArrayDataset, LabeledECG
 from .text import label_embeddings
-from .transfer import (Setting, check_domains, evaluate_run, load_source, load_target, parse_settings,
-                                  setting_splits, shared_label_space, with_classes)
+from .transfer import (Setting, check_domains, evaluate_run, exclude_patients, load_source, load_target,
+                                  parse_settings, patient_ids, real23_patients, setting_splits, shared_label_space,
+                                  with_classes)
 from .methods import (METHODS, Budget, MethodSpec, build_transfer_model, predict_probabilities,
                                  resolve_methods, stage_loss, train_joint_stage, train_stage)
 
@@ -49,6 +53,9 @@ class TransferConfig:
     n_boot: int = 200                 # bootstrap resamples of the test macro-AUC
     device: str = 'auto'
     max_source_train: int | None = None   # cap on source training records (quick runs); None = all
+    target_require_12_leads: bool = False  # real ZZU-pECG: keep only 12-lead records (the paper's cohort)
+    target_min_seconds: float | None = None  # real ZZU-pECG: drop records shorter than this (the paper: 10 s)
+    real23_overlap: str = 'exclude'   # real target: the 23 scored children's patients are 'exclude'd from its splits | 'raise'
 
     def budget(self, stage: str) -> Budget:
         return Budget(epochs=self.epochs_source if stage == 'source' else self.epochs_target, lr=self.lr,
@@ -74,7 +81,11 @@ class TransferData:
 def prepare_data(cfg: TransferConfig, log=print) -> TransferData:
     "Load source and target, check they are compatible, compute the label set, fit the standardizer on source train."
     src = load_source(cfg.source, cfg.source_dir, cfg.fs, log=log)
-    tgt = load_target(cfg.target_dir, cfg.fs, log=log)
+    tgt = load_target(cfg.target_dir, cfg.fs, log=log, require_12_leads=cfg.target_require_12_leads,
+                      min_seconds=cfg.target_min_seconds)
+    if cfg.target_dir is not None:                    # the real ZZU-pECG: the 23 scored children must not train here
+        tgt = exclude_patients(tgt, real23_patients(), cfg.real23_overlap)
+        log(f"target: {tgt.info['excluded_patients']} of the 23 real children's patients excluded from its splits")
     check_domains(src, tgt)
     mode = cfg.label_mode if cfg.label_mode in ('incidence', 'mapped') else [c.strip() for c in cfg.label_mode.split(',')]
     classes, inc = shared_label_space(src, tgt, mode, source_name=cfg.source)
@@ -96,17 +107,22 @@ class TransferResult:
     models: dict                 # (method, setting) -> model of the last seed
     data: TransferData
     config: TransferConfig
+    skipped: list = dataclasses.field(default_factory=list)   # cells read back from `cells_dir` instead of trained
 
 def _row(method: str, setting: Setting, seed, ev, n_train, n_valid, t, best_epoch, lam) -> dict:
     return dict(method=method, label=METHODS[method].label, setting=str(setting), kind=setting.kind, k=setting.k,
-                seed=seed, **{m: ev[m] for m in ('auc', 'auc_lo', 'auc_hi', 'bacc', 'f1', 'n_test', 'n_classes_scored')},
+                seed=seed, **{m: ev[m] for m in ('auc', 'auc_lo', 'auc_hi', 'bacc', 'f1', 'n_test', 'n_classes_scored', 'boot_unit')},
+                thresholds_from=ev['thresholds_from'],
                 n_train=int(n_train), n_valid=int(n_valid), train_s=round(t, 2), best_epoch=best_epoch, lam_last=lam)
 
-def _score(m, data, domain, valid_rows, test_rows, cfg, seed):
-    "Predict validation and test rows once; metrics with validation thresholds; (metrics, stored predictions)."
-    yv, pv = predict_probabilities(m, data.ds(domain, valid_rows), device=cfg.device)
+def _score(m, data, domain, valid_rows, test_rows, cfg, seed, valid_domain=None):
+    "Predict validation (of `valid_domain`, default `domain`) and test rows once; metrics with validation thresholds."
+    valid_domain = valid_domain or domain
+    yv, pv = predict_probabilities(m, data.ds(valid_domain, valid_rows), device=cfg.device)
     yt, pt = predict_probabilities(m, data.ds(domain, test_rows), device=cfg.device)
-    ev = evaluate_run(yv, pv, yt, pt, data.classes, cfg.n_boot, seed)
+    pid = patient_ids(data.source if domain == 'source' else data.target)
+    ev = evaluate_run(yv, pv, yt, pt, data.classes, cfg.n_boot, seed, None if pid is None else pid[np.asarray(test_rows)])
+    ev['thresholds_from'] = f'{valid_domain} valid'
     return ev, dict(y=yt, p=pt, thresholds=ev['thresholds'], rows=np.asarray(test_rows), domain=domain)
 
 # %% ../../nbs/36_peace.runner.ipynb #913c01b2
@@ -148,21 +164,75 @@ def _one_run(method: str, setting: Setting, seed: int, stage_a, data: TransferDa
     sp = splits()
     if setting.trains_on_target: m, t, best, lam = _target_stage(spec, base, data, cfg, sp, seed, False, None)
     else: m, t, best, lam = base, t_a, best_a, lam_a
-    ev, pr = _score(m, data, 'target', sp['valid'], sp['test'], cfg, seed)
+    if setting.kind == 'zero-shot':        # no target label at all: thresholds from the source validation split
+        ev, pr = _score(m, data, 'target', data.source.splits['valid'], sp['test'], cfg, seed, valid_domain='source')
+    else: ev, pr = _score(m, data, 'target', sp['valid'], sp['test'], cfg, seed)
     return _row(method, setting, seed, ev, len(sp['train']), len(sp['valid']), t, best, lam), pr, m
 
 # %% ../../nbs/36_peace.runner.ipynb #c626b295
+def _cell_dir(root, method: str, setting, seed) -> Path:
+    "The folder of one (method, setting, seed) cell of a grid."
+    return Path(root)/f'{method}__{setting}__seed{seed}'
+
+def _jsonable(o): return o.item() if hasattr(o, 'item') else str(o)
+
+def _save_cell(d: Path, row: dict, pr: dict, model=None):
+    "Write a finished cell: its stored test predictions, its model (if given), then `row.json`, the 'done' mark."
+    d.mkdir(parents=True, exist_ok=True)
+    with atomic_write(d/'predictions.npz', 'wb') as f: np.savez_compressed(f, **{k: v for k, v in pr.items() if k != 'domain'})
+    if model is not None:
+        with atomic_write(d/'model.pt', 'wb') as f: torch.save(model.state_dict(), f)
+    with atomic_write(d/'row.json') as f: json.dump(dict(row, domain=pr['domain']), f, default=_jsonable)
+
+def _load_cell(d: Path):
+    "(row, stored predictions) of a finished cell, or None if the cell has not finished."
+    if not (d/'row.json').exists(): return None
+    row = json.loads((d/'row.json').read_text())
+    with np.load(d/'predictions.npz') as z: pr = {k: z[k] for k in z.files}
+    pr['domain'] = row.pop('domain')
+    return row, pr
+
+def _cached_source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, root):
+    "`_source_stage`, saved under `root/_source/` and loaded from there on a resumed grid (None root: not saved)."
+    if root is None: return _source_stage(spec, data, cfg, seed, False, None)
+    d = Path(root)/'_source'/(('-'.join(map(str, spec.source_key()))) + f'__seed{seed}')
+    if (d/'stage.json').exists():
+        m = _build(spec, data, cfg)
+        m.load_state_dict(torch.load(d/'model.pt', weights_only=True))
+        st = json.loads((d/'stage.json').read_text())
+        return m, st['seconds'], st['best_epoch'], st['lam']
+    m, t, best, lam = _source_stage(spec, data, cfg, seed, False, None)
+    d.mkdir(parents=True, exist_ok=True)
+    with atomic_write(d/'model.pt', 'wb') as f: torch.save(m.state_dict(), f)
+    with atomic_write(d/'stage.json') as f: json.dump(dict(seconds=t, best_epoch=best, lam=lam), f, default=_jsonable)
+    return m, t, best, lam
+
+def _check_grid(root: Path, cfg: TransferConfig):
+    "Record the grid's configuration in `root/grid.json`; refuse to resume cells made under another configuration."
+    keep = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('methods', 'settings', 'seeds', 'device')}
+    keep = json.loads(json.dumps(keep, default=_jsonable))
+    f = root/'grid.json'
+    if f.exists() and (old := json.loads(f.read_text())) != keep:
+        diff = sorted(k for k in set(old) | set(keep) if old.get(k) != keep.get(k))
+        raise ValueError(f'{root} holds cells of a different configuration (differs in {diff}); use another cells_dir.')
+    root.mkdir(parents=True, exist_ok=True)
+    with atomic_write(f) as fh: json.dump(keep, fh, indent=1)
+
+# %% ../../nbs/36_peace.runner.ipynb #e201fac2
 def run_transfer(cfg: TransferConfig, # methods, settings, seeds, data and budget
                  data: TransferData | None = None, # prepared data (None: `prepare_data(cfg)`)
                  run: RunDir | None = None, # where `save_result` writes (None: nowhere)
                  progress: bool = True, # a progress bar over (seed, setting)
                  log: Callable | None = print, # one line per run
+                 cells_dir=None, # one folder per finished cell, skipped on a rerun (None: `run`'s cells/, or nowhere)
                 ) -> TransferResult:
     "Every (method, setting, seed) of `cfg`: stage A once per (source key, seed), stage B per setting; test predicted once per run."
     log = log or (lambda *a, **k: None)
     methods, settings = resolve_methods(cfg.methods), parse_settings(cfg.settings)   # the boundary: parsed once
     data = data or prepare_data(cfg, log)
-    rows, preds, models, stage_a = [], {}, {}, {}                # stage_a: (source key, seed) -> stage-A result
+    root = Path(cells_dir) if cells_dir is not None else (run.path/'cells' if run is not None else None)
+    if root is not None: _check_grid(root, cfg)
+    rows, preds, models, stage_a, skipped = [], {}, {}, {}, []   # stage_a: (source key, seed) -> stage-A result
     jobs = [(seed, s) for seed in cfg.seeds for s in settings]
     for seed, setting in (_progress(jobs, desc='transfer runs') if progress else jobs):
         stage_a = {key: v for key, v in stage_a.items() if key[1] == seed}   # keep only this seed's source models
@@ -173,15 +243,26 @@ def run_transfer(cfg: TransferConfig, # methods, settings, seeds, data and budge
             spec = METHODS[method]
             if not spec.source_stage and not setting.trains_on_target: continue   # target-only: no source stage
             if not spec.target_stage and setting.trains_on_target: continue       # source-only: no target stage
-            key = (spec.source_key(), seed)
-            if spec.source_stage and key not in stage_a:
-                log(f'seed {seed}: source stage of {method}')
-                stage_a[key] = _source_stage(spec, data, cfg, seed, False, None)
-            row, pr, m = _one_run(method, setting, seed, stage_a.get(key) if spec.source_stage else None, data, cfg, splits)
-            rows.append(row); preds[(method, str(setting), seed)] = pr; models[(method, str(setting))] = m
+            cell, last = (method, str(setting), seed), seed == cfg.seeds[-1]
+            done = _load_cell(_cell_dir(root, *cell)) if root is not None else None
+            if done is not None:
+                (row, pr), m = done, None
+                if last and (_cell_dir(root, *cell)/'model.pt').exists():
+                    m = _build(spec, data, cfg); m.load_state_dict(torch.load(_cell_dir(root, *cell)/'model.pt', weights_only=True))
+                skipped.append(cell)
+            else:
+                key = (spec.source_key(), seed)
+                if spec.source_stage and key not in stage_a:
+                    log(f'seed {seed}: source stage of {method}')
+                    stage_a[key] = _cached_source_stage(spec, data, cfg, seed, root)
+                row, pr, m = _one_run(method, setting, seed, stage_a.get(key) if spec.source_stage else None, data, cfg, splits)
+                if root is not None: _save_cell(_cell_dir(root, *cell), row, pr, m if last else None)
+            rows.append(row); preds[cell] = pr
+            if m is not None: models[(method, str(setting))] = m
             log(f"seed {seed} {str(setting):>9} {method:<16} AUC {row['auc']:.3f} [{row['auc_lo']:.3f}, {row['auc_hi']:.3f}]  "
-                f"bAcc {row['bacc']:.3f}  F1 {row['f1']:.3f}  ({row['n_train']} train, {row['n_valid']} valid)")
-    res = TransferResult(pd.DataFrame(rows), preds, models, data, cfg)
+                f"bAcc {row['bacc']:.3f}  F1 {row['f1']:.3f}  ({row['n_train']} train, {row['n_valid']} valid)"
+                + ('  [finished earlier: skipped]' if done is not None else ''))
+    res = TransferResult(pd.DataFrame(rows), preds, models, data, cfg, skipped)
     if run is not None: save_result(res, run)
     return res
 

@@ -27,8 +27,8 @@ from ..metrics import evaluate, per_class_auc, threshold_metrics, tune_threshold
 # %% auto #0
 __all__ = ['NINE_LEAD_MISSING', 'LABEL_MODES', 'KSHOTS', 'SETTING_KINDS', 'record_codes', 'to_shared', 'load_source',
            'load_target', 'check_domains', 'lead_set', 'label_incidence', 'shared_label_space', 'with_classes',
-           'kshot_sample', 'Setting', 'parse_settings', 'setting_splits', 'evaluate_run', 'breakdown', 'age_groups_of',
-           'load_real_zzu23']
+           'kshot_sample', 'Setting', 'parse_settings', 'setting_splits', 'patient_ids', 'evaluate_run', 'breakdown',
+           'age_groups_of', 'load_real_zzu23', 'real23_patients', 'exclude_patients']
 
 # %% ../../nbs/34_peace.transfer.ipynb #9a4bba84
 def record_codes(data: LabeledECG, source: str) -> list[list[str]]:
@@ -241,15 +241,24 @@ def setting_splits(target: LabeledECG, # the target data in the experiment's lab
     return out
 
 # %% ../../nbs/34_peace.transfer.ipynb #6459b196
-def evaluate_run(y_valid, p_valid, y_test, p_test, classes: Sequence[str], n_boot: int = 200, seed: int = 0) -> dict:
-    "Test macro-AUC (+ bootstrap CI), macro balanced accuracy and macro F1 at validation-tuned thresholds."
+def patient_ids(data: LabeledECG): # a loaded dataset
+    "The patient id of every row (`meta.patient` or PTB-XL's `patient_id`), or None where the data have none."
+    for c in ('patient', 'patient_id'):
+        if c in data.meta.columns: return data.meta[c].astype(str).to_numpy()
+    return None
+
+def evaluate_run(y_valid, p_valid, y_test, p_test, classes: Sequence[str], n_boot: int = 200, seed: int = 0,
+                 groups=None, # patient id of every test row: the bootstrap resamples patients (None: records)
+                ) -> dict:
+    "Test macro-AUC (+ bootstrap CI over patients or records), macro balanced accuracy and macro F1 at validation-tuned thresholds."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         th = tune_thresholds(y_valid, p_valid, 'f1') if len(y_valid) else np.full(len(classes), 0.5)
-        r = evaluate(y_test, p_test, th, classes, n_boot=n_boot, seed=seed)
+        r = evaluate(y_test, p_test, th, classes, n_boot=n_boot, seed=seed, groups=groups)
     out = dict(auc=r['macro_auc'], auc_lo=r.get('macro_auc_lo', np.nan), auc_hi=r.get('macro_auc_hi', np.nan),
                bacc=r['macro_balanced_accuracy'], f1=r['macro_f1'], n_test=r['n_records'],
-               n_classes_scored=r['n_classes'] - r['n_classes_auc_undefined'])
+               n_classes_scored=r['n_classes'] - r['n_classes_auc_undefined'],
+               boot_unit='patient' if groups is not None else 'record')
     return dict(out, thresholds=th, per_class=r['per_class'])
 
 # %% ../../nbs/34_peace.transfer.ipynb #98842ab0
@@ -298,8 +307,35 @@ def load_real_zzu23(classes: Sequence[str], root=None, fs: float = 100, seconds:
         X.append(x); M.append(m); labs.append(ls)
         Y.append([int(c in ls) for c in classes])
     days = recs.age_days_approx.astype(float).to_numpy()
-    meta = pd.DataFrame(dict(record=recs.record, age=recs.age_text, age_days=days, age_group=age_group(days), sex=recs.sex,
+    meta = pd.DataFrame(dict(record=recs.record, patient=recs.patient, age=recs.age_text, age_days=days, age_group=age_group(days), sex=recs.sex,
                              aha_codes=recs.aha_codes, labels=[';'.join(l) for l in labs], group=recs.viewer_group))
     return LabeledECG(np.stack(X).astype(np.float32), np.array(Y, np.uint8), list(classes), meta,
                       {'test': np.arange(len(recs))}, fs=float(fs), leads=list(LEADS12), mask=np.stack(M), name='zzu-pecg-23 (real)',
                       info=dict(unmapped_codes=dict(unmapped), labels_outside_set=dict(outside), root=str(root)))
+
+# %% ../../nbs/34_peace.transfer.ipynb #8fde9e5f
+def real23_patients(root=None) -> list[str]:
+    "Patient ids of the 23 real ZZU-pECG records (their `records.csv`)."
+    if root is None:
+        real = find_real_samples()
+        if real is None: raise ECGDataError('shared/data/real not found; pass root= the zzu_pecg_23 folder or set ECGNB_REAL_SAMPLES.')
+        root = real/'zzu_pecg_23'
+    if not (Path(root)/'records.csv').exists(): raise ECGDataError(f'{root}/records.csv not found; pass the zzu_pecg_23 folder.')
+    return sorted(set(pd.read_csv(Path(root)/'records.csv', dtype=str, keep_default_na=False).patient))
+
+def exclude_patients(data: LabeledECG, # the target data
+                     patients: Sequence[str], # patient ids that must not train, early-stop or be tested on here
+                     on_overlap: str = 'exclude', # 'exclude' (drop their rows from every split, counted) | 'raise'
+                    ) -> LabeledECG:
+    "`data` with every row of `patients` removed from its splits; `info['excluded_patients']` counts them."
+    if on_overlap not in ('exclude', 'raise'): raise ValueError(f"on_overlap must be 'exclude' or 'raise', got {on_overlap!r}")
+    pid = patient_ids(data)
+    if pid is None: raise ECGDataError(f'{data.name} has no patient id column, so an overlap with {len(patients)} patients cannot be checked.')
+    hit = np.isin(pid, list(patients))
+    found = sorted(set(pid[hit]))
+    if found and on_overlap == 'raise':
+        raise ECGDataError(f'{len(found)} patient(s) scored elsewhere are in {data.name} ({found[:8]}...): a model trained here '
+                           "would be scored on children it trained on. Pass on_overlap='exclude' to drop their rows.")
+    splits = {k: np.asarray(v)[~hit[np.asarray(v, np.int64)]] for k, v in data.splits.items()}
+    info = dict(data.info or {}, excluded_patients=len(found), excluded_rows={k: int(len(data.splits[k]) - len(v)) for k, v in splits.items()})
+    return dataclasses.replace(data, splits=splits, info=info)
