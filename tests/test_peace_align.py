@@ -45,7 +45,10 @@ def test_fit_steps_gate_in_training_only_and_resumes(tmp_path):
     model2, loss2 = _model(2 * len(tr)), PEACELoss(lam_max=0.5, mode='linear', warmup=0.5)
     res = fit(model2, loss2, tr, va, epochs=2, run_dir=tmp_path, progress=False, log=None)   # resumes after epoch 1
     assert res.resumed_from == 1 and len(loss2.gate.history) == len(tr)
-    assert model2.step.item() == 2 * len(tr)                     # the progress clock came back with the checkpoint
+    # the progress clock came back with the checkpoint and went on: the last checkpoint holds 2 epochs of steps (the
+    # model itself ends with the best epoch's weights, which may be epoch 1)
+    last = torch.load(tmp_path / 'checkpoints' / 'last.pt', weights_only=False)
+    assert last['model']['step'].item() == 2 * len(tr)
     assert loss2.gate.history[0]['progress'] == pytest.approx(0.5)
     assert {'train_bce', 'train_lsbc', 'train_lam', 'valid_lsbc'} <= set(res.history[0])
 
@@ -68,7 +71,7 @@ def test_no_label_leak_at_inference(backbone):
     # path has weights: give it some, as training would
     torch.nn.init.normal_(m.lqn.cls_w, std=0.5)
     with torch.no_grad():
-        assert not torch.allclose(m(x).logits, m((x, y)).logits)
+        assert (m(x).logits - m((x, y)).logits).abs().max() > 1e-3   # absolute: untrained logits can be ~1e5
 
 
 def test_lsbc_prefers_aligned_pairs():
