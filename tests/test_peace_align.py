@@ -44,12 +44,20 @@ def test_fit_steps_gate_in_training_only_and_resumes(tmp_path):
     assert model.step.item() == len(tr)
     model2, loss2 = _model(2 * len(tr)), PEACELoss(lam_max=0.5, mode='linear', warmup=0.5)
     res = fit(model2, loss2, tr, va, epochs=2, run_dir=tmp_path, progress=False, log=None)   # resumes after epoch 1
-    assert res.resumed_from == 1 and len(loss2.gate.history) == len(tr)
+    # the gate and the running label prior came back with the checkpoint (PEACELoss.get_extra_state): the resumed
+    # run's λ(t) is the uninterrupted run's, step for step
+    assert res.resumed_from == 1 and len(loss2.gate.history) == 2 * len(tr)
+    tr, va = _loaders()
+    model3, loss3 = _model(2 * len(tr)), PEACELoss(lam_max=0.5, mode='linear', warmup=0.5)
+    ref = fit(model3, loss3, tr, va, epochs=2, run_dir=tmp_path / 'uninterrupted', progress=False, log=None)
+    assert [h['lam'] for h in loss2.gate.history] == pytest.approx([h['lam'] for h in loss3.gate.history], rel=1e-6)
+    assert [h['loss_ema'] for h in loss2.gate.history] == pytest.approx([h['loss_ema'] for h in loss3.gate.history], rel=1e-6)
+    assert res.history[-1]['valid_auc'] == pytest.approx(ref.history[-1]['valid_auc'])
     # the progress clock came back with the checkpoint and went on: the last checkpoint holds 2 epochs of steps (the
     # model itself ends with the best epoch's weights, which may be epoch 1)
     last = torch.load(tmp_path / 'checkpoints' / 'last.pt', weights_only=False)
     assert last['model']['step'].item() == 2 * len(tr)
-    assert loss2.gate.history[0]['progress'] == pytest.approx(0.5)
+    assert loss2.gate.history[len(tr)]['progress'] == pytest.approx(0.5)   # the first step after the resume
     assert {'train_bce', 'train_lsbc', 'train_lam', 'valid_lsbc'} <= set(res.history[0])
 
 

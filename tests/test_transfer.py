@@ -171,6 +171,21 @@ data = runner.TransferData(src, tgt, ['NORM', 'STACH', 'SBRAD'], pd.DataFrame(),
                            F.normalize(torch.randn(3, 3, 16), dim=-1).numpy(), 0, True)
 cfg = runner.TransferConfig(methods=('source_only', 'finetune', 'target_only'), settings=('zero-shot', '5-shot', 'full'),
                             seeds=(0, 1), epochs_source=1, epochs_target=2, width=8, batch_size=16, n_boot=50, device='cpu')
+if os.environ.get('GRID_MODE') == 'in-cell':                  # one PEACE cell with a longer target stage, killed inside
+    cfg = runner.TransferConfig(methods=('finetune', 'peace'), settings=('full',), seeds=(0,), epochs_source=1,
+                                epochs_target=4, width=8, d_model=16, batch_size=16, n_boot=50, device='cpu')
+import ecgnb.training.loop as loop
+save_epoch = loop._save_epoch
+def slow_save(*a, **k):                                       # `fit` writes last.pt, then sleeps: the kill lands inside a cell
+    save_epoch(*a, **k)
+    time.sleep(float(os.environ.get('TEST_EPOCH_SLEEP', 0)))
+loop._save_epoch = slow_save
+fits, train_stage = [], runner.train_stage
+def recording(*a, **k):
+    r = train_stage(*a, **k)
+    fits.append(dict(run_dir=str(k.get('run_dir') or (a[8] if len(a) > 8 else None)), resumed_from=r.resumed_from))
+    return r
+runner.train_stage = recording
 trained = []
 orig = runner._one_run
 def counting(method, setting, seed, *a, **k):
@@ -181,11 +196,11 @@ def counting(method, setting, seed, *a, **k):
 runner._one_run = counting
 res = runner.run_transfer(cfg, data, progress=False, log=print, cells_dir=cells if cells != '-' else None)
 res.runs.drop(columns='train_s').to_csv(os.path.join(out, 'runs.csv'), index=False)
-json.dump(dict(trained=trained, skipped=[list(c) for c in res.skipped]), open(os.path.join(out, 'count.json'), 'w'))
+json.dump(dict(trained=trained, skipped=[list(c) for c in res.skipped], fits=fits), open(os.path.join(out, 'count.json'), 'w'))
 '''
 
 
-def _grid(tmp_path, name, cells, sleep=0.0, popen=False):
+def _grid(tmp_path, name, cells, sleep=0.0, popen=False, mode='', epoch_sleep=0.0):
     import os, subprocess, sys
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
@@ -193,7 +208,8 @@ def _grid(tmp_path, name, cells, sleep=0.0, popen=False):
     script.write_text(GRID_SCRIPT)
     out = tmp_path / name
     out.mkdir(exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS='1', ECGNB_PROGRESS='0', PYTHONPATH=str(root), TEST_SLEEP=str(sleep))
+    env = dict(os.environ, OMP_NUM_THREADS='1', ECGNB_PROGRESS='0', PYTHONPATH=str(root), TEST_SLEEP=str(sleep),
+               GRID_MODE=mode, TEST_EPOCH_SLEEP=str(epoch_sleep))
     args = [sys.executable, str(script), str(cells), str(out)]
     if popen: return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
     r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
@@ -231,6 +247,35 @@ def test_grid_survives_sigkill(tmp_path):
     pd.testing.assert_frame_equal(a, b)                                # the same table as the uninterrupted grid
     again = json.loads((_grid(tmp_path, 'again', cells) / 'count.json').read_text())
     assert again['trained'] == [] and len(again['skipped']) == n_cells
+
+
+def test_cell_resumes_inside_after_sigkill(tmp_path):
+    """Issue 16 item 8: a kill in the middle of a cell's training costs at most the epoch in flight. The PEACE cell is
+    killed after its target stage wrote an epoch's checkpoint; the rerun resumes that stage from the checkpoint (not
+    from scratch), with PEACE's gate state, and the grid ends with exactly the uninterrupted table."""
+    import json, signal, time
+    ref = _grid(tmp_path, 'ref', '-', mode='in-cell')
+    cells = tmp_path / 'cells'
+    last = cells / 'peace__full__seed0' / 'fit' / 'checkpoints' / 'last.pt'
+    proc, _ = _grid(tmp_path, 'killed', cells, popen=True, mode='in-cell', epoch_sleep=1.5)
+    t0 = time.time()
+    try:
+        while time.time() - t0 < 300 and proc.poll() is None and not last.exists(): time.sleep(0.05)
+        time.sleep(0.3)                                                # inside the sleep after the epoch's checkpoint
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, f'the grid ended before the kill: {proc.stderr.read()[-2000:]}'
+    assert last.exists() and not (last.parent.parent.parent / 'row.json').exists()   # killed inside the PEACE cell
+    assert (cells / 'finetune__full__seed0' / 'row.json').exists()
+    assert not (cells / 'finetune__full__seed0' / 'fit').exists()                   # a finished cell drops its checkpoints
+    res = _grid(tmp_path, 'resumed', cells, mode='in-cell')
+    c = json.loads((res / 'count.json').read_text())
+    assert c['skipped'] == [['finetune', 'full', 0]] and c['trained'] == [['peace', 'full', 0]]
+    resumed = [f for f in c['fits'] if f['run_dir'].endswith('peace__full__seed0/fit')]
+    assert len(resumed) == 1 and resumed[0]['resumed_from'] >= 1, c['fits']        # from the checkpoint, not epoch 0
+    pd.testing.assert_frame_equal(pd.read_csv(ref / 'runs.csv'), pd.read_csv(res / 'runs.csv'))
+    assert not list(cells.glob('**/fit'))                                          # no checkpoints left behind
 
 
 def test_real23_children_never_train_on_real_target():

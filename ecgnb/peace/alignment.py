@@ -209,6 +209,16 @@ class PEACELoss(nn.Module):
         "The gate's mean λ over training, warning if LSBC was effectively off (`CAFGate.check`)."
         return self.gate.check(min_mean)
 
+    _GATE = ('loss_ema', 'lam', 't', 'history')
+    def get_extra_state(self) -> dict:
+        "The gate and the running label prior, so `fit` checkpoints them and a killed run resumes them exactly."
+        return dict(gate={k: getattr(self.gate, k) for k in self._GATE}, pos=self._pos, n=self._n)
+
+    def set_extra_state(self, state: dict):
+        for k in self._GATE: setattr(self.gate, k, state['gate'][k])
+        self.gate.history = [dict(h) for h in self.gate.history]
+        self._pos, self._n = state['pos'], state['n']
+
 # %% ../../nbs/33_peace.alignment.ipynb #a6fd8181
 def per_label_auc(Y, # [N, K] multi-hot labels of the scored records
                   S, # [N, K] scores (zero-shot cosines, or a control's probabilities)

@@ -172,17 +172,19 @@ def train_stage(model: nn.Module, # the model (trained in place; the best epoch'
                 seed: int = 0, # seeds `fit` and the data order
                 progress: bool = True, # progress bars
                 log: Callable | None = None, # per-epoch lines
+                run_dir=None, # fit's checkpoint folder: a killed stage resumes from its last epoch (None: in memory)
                ) -> TrainResult:
-    "Train `model` on `train_ds` with `ecgnb.training.loop.fit`, selecting the epoch on `valid_ds` macro-AUC; fit's result plus `lam_last`."
+    "Train `model` on `train_ds` with `ecgnb.training.loop.fit`, selecting the epoch on `valid_ds` macro-AUC; fit's result plus `lam_last` and `lam_mean`."
     tr = make_loader(WithLabels(train_ds), budget.batch_size, shuffle=True, seed=seed, distributed=False)
     va = make_loader(WithLabels(valid_ds), budget.batch_size * 2, shuffle=False, seed=seed, distributed=False)
     if hasattr(model, 'total_steps'):                        # the progress clock restarts in every stage
         model.total_steps = budget.epochs * len(tr)
         model.step.zero_()
     r = fit(model, loss_fn, tr, va, epochs=budget.epochs, lr=budget.lr, weight_decay=budget.weight_decay,
-            device=budget.device, seed=seed, patience=budget.patience, progress=progress, log=log)
-    gate = getattr(loss_fn, 'gate', None)                     # PEACE: the contrastive weight last applied
+            device=budget.device, seed=seed, patience=budget.patience, progress=progress, log=log, run_dir=run_dir)
+    gate = getattr(loss_fn, 'gate', None)                     # PEACE: the contrastive weight last applied, and its mean
     r.lam_last = float(gate.history[-1]['lam']) if gate is not None and gate.history else float('nan')
+    r.lam_mean = gate.lam_mean if gate is not None else float('nan')
     return r
 
 # %% ../../nbs/35a_peace.methods.ipynb #ddfb45b5
@@ -199,13 +201,14 @@ def train_joint_stage(model: nn.Module, # the transfer model (trained in place)
                       gamma: float = 10.0, # DANN's λ schedule
                       progress: bool = True, # progress bars
                       log: Callable | None = None, # per-epoch lines
+                      run_dir=None, # fit's checkpoint folder (`train_stage`); the source/unlabelled batches restart on a resume
                      ) -> TrainResult:
     "Fine-tune `model` on `train_ds` with source batches and DANN or MK-MMD alignment, through `train_stage` (i.e. `fit`)."
     bs = budget.batch_size
     src = make_loader(source_ds, bs, shuffle=True, seed=seed + 1, distributed=False, drop_last=len(source_ds) > bs)
     unl = make_loader(unlabeled_ds, bs, shuffle=True, seed=seed + 2, distributed=False, drop_last=len(unlabeled_ds) > bs)
     net = JointAdaptation(model, src, unl, align, domain_hidden, gamma)
-    return train_stage(net, JointLoss(trade_off), train_ds, valid_ds, budget, seed, progress, log)
+    return train_stage(net, JointLoss(trade_off), train_ds, valid_ds, budget, seed, progress, log, run_dir)
 
 # %% ../../nbs/35a_peace.methods.ipynb #0afadcec
 @torch.no_grad()

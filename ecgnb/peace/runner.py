@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,7 @@ from .text import label_embeddings
 from .transfer import (Setting, check_domains, evaluate_run, exclude_patients, load_source, load_target,
                                   parse_settings, patient_ids, real23_patients, setting_splits, shared_label_space,
                                   with_classes)
+from .alignment import label_frequency
 from .methods import (METHODS, Budget, MethodSpec, build_transfer_model, predict_probabilities,
                                  resolve_methods, stage_loss, train_joint_stage, train_stage)
 
@@ -109,11 +111,12 @@ class TransferResult:
     config: TransferConfig
     skipped: list = dataclasses.field(default_factory=list)   # cells read back from `cells_dir` instead of trained
 
-def _row(method: str, setting: Setting, seed, ev, n_train, n_valid, t, best_epoch, lam) -> dict:
+def _row(method: str, setting: Setting, seed, ev, n_train, n_valid, t, best_epoch, lam, lam_mean) -> dict:
     return dict(method=method, label=METHODS[method].label, setting=str(setting), kind=setting.kind, k=setting.k,
                 seed=seed, **{m: ev[m] for m in ('auc', 'auc_lo', 'auc_hi', 'bacc', 'f1', 'n_test', 'n_classes_scored', 'boot_unit')},
                 thresholds_from=ev['thresholds_from'],
-                n_train=int(n_train), n_valid=int(n_valid), train_s=round(t, 2), best_epoch=best_epoch, lam_last=lam)
+                n_train=int(n_train), n_valid=int(n_valid), train_s=round(t, 2), best_epoch=best_epoch, lam_last=lam,
+                lam_mean=lam_mean)
 
 def _score(m, data, domain, valid_rows, test_rows, cfg, seed, valid_domain=None):
     "Predict validation (of `valid_domain`, default `domain`) and test rows once; metrics with validation thresholds."
@@ -130,17 +133,24 @@ def _build(spec: MethodSpec, data: TransferData, cfg: TransferConfig):
     return build_transfer_model(spec, len(data.classes), data.E, cfg.backbone, cfg.width, data.source.X.shape[1],
                                 data.normal_index, cfg.d_model)
 
-def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, progress, log):
-    "Train `spec`'s stage A on the source; returns (model, seconds, best epoch, last LSBC weight)."
+def _loss(spec: MethodSpec, stage: str, d: LabeledECG, train_rows, cfg: TransferConfig):
+    "`stage_loss`, with the label frequencies of the stage's training rows for methods that weight positives by them."
+    freq = label_frequency(d.Y[np.asarray(train_rows)]) if spec.positives == 'freq' and spec.lsbc else None
+    return stage_loss(spec, stage, cfg.lam_max, label_freq=freq)
+
+def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, progress, log, run_dir=None):
+    "Train `spec`'s stage A on the source (checkpoints in `run_dir`); returns (model, seconds, best epoch, last λ, mean λ)."
     seed_everything(seed)
     m = _build(spec, data, cfg)
     t0 = time.time()
-    r = train_stage(m, stage_loss(spec, 'source', cfg.lam_max), data.ds('source', data.source.splits['train']),
-                    data.ds('source', data.source.splits['valid']), cfg.budget('source'), seed, progress, log)
-    return m, time.time() - t0, r.best_epoch, r.lam_last
+    tr = data.source.splits['train']
+    r = train_stage(m, _loss(spec, 'source', data.source, tr, cfg), data.ds('source', tr),
+                    data.ds('source', data.source.splits['valid']), cfg.budget('source'), seed, progress, log, run_dir)
+    return m, time.time() - t0, r.best_epoch, r.lam_last, r.lam_mean
 
-def _target_stage(spec: MethodSpec, base, data: TransferData, cfg: TransferConfig, sp: dict, seed: int, progress, log):
-    "Train `spec`'s stage B from `base` (None: from scratch) on the setting's rows; returns (model, seconds, best epoch, λ)."
+def _target_stage(spec: MethodSpec, base, data: TransferData, cfg: TransferConfig, sp: dict, seed: int, progress, log,
+                  run_dir=None):
+    "Train `spec`'s stage B from `base` (None: from scratch) on the setting's rows; returns (model, seconds, best epoch, λ, mean λ)."
     seed_everything(seed)
     m = copy.deepcopy(base) if base is not None else _build(spec, data, cfg)
     tr, va = data.ds('target', sp['train']), data.ds('target', sp['valid'])
@@ -148,26 +158,29 @@ def _target_stage(spec: MethodSpec, base, data: TransferData, cfg: TransferConfi
     if spec.align:
         r = train_joint_stage(m, spec.align, tr, va, data.ds('source', data.source.splits['train']),
                               data.ds('target', data.target.splits['train']), cfg.budget('target'), seed,
-                              progress=progress, log=log)
-    else: r = train_stage(m, stage_loss(spec, 'target', cfg.lam_max), tr, va, cfg.budget('target'), seed, progress, log)
-    return m, time.time() - t0, r.best_epoch, r.lam_last
+                              progress=progress, log=log, run_dir=run_dir)
+    else: r = train_stage(m, _loss(spec, 'target', data.target, sp['train'], cfg), tr, va, cfg.budget('target'), seed,
+                          progress, log, run_dir)
+    return m, time.time() - t0, r.best_epoch, r.lam_last, r.lam_mean
 
 # %% ../../nbs/36_peace.runner.ipynb #2c5f66e4
-def _one_run(method: str, setting: Setting, seed: int, stage_a, data: TransferData, cfg: TransferConfig, splits):
-    "(row, stored predictions, model) of one (method, setting, seed); `stage_a` is (model, seconds, best epoch, λ) or None."
+def _one_run(method: str, setting: Setting, seed: int, stage_a, data: TransferData, cfg: TransferConfig, splits,
+             run_dir=None):
+    "(row, stored predictions, model) of one (method, setting, seed); `stage_a` is (model, seconds, best epoch, λ, mean λ) or None; the target stage checkpoints in `run_dir`."
     spec = METHODS[method]
-    base, t_a, best_a, lam_a = stage_a or (None, 0.0, None, float('nan'))
+    base, t_a, best_a, lam_a, lam_ma = stage_a or (None, 0.0, None, float('nan'), float('nan'))
     if setting.on_source:
         src = data.source
         ev, pr = _score(base, data, 'source', src.splits['valid'], src.splits['test'], cfg, seed)
-        return _row(method, setting, seed, ev, len(src.splits['train']), len(src.splits['valid']), t_a, best_a, lam_a), pr, base
+        return _row(method, setting, seed, ev, len(src.splits['train']), len(src.splits['valid']), t_a, best_a, lam_a,
+                    lam_ma), pr, base
     sp = splits()
-    if setting.trains_on_target: m, t, best, lam = _target_stage(spec, base, data, cfg, sp, seed, False, None)
-    else: m, t, best, lam = base, t_a, best_a, lam_a
+    if setting.trains_on_target: m, t, best, lam, lam_m = _target_stage(spec, base, data, cfg, sp, seed, False, None, run_dir)
+    else: m, t, best, lam, lam_m = base, t_a, best_a, lam_a, lam_ma
     if setting.kind == 'zero-shot':        # no target label at all: thresholds from the source validation split
         ev, pr = _score(m, data, 'target', data.source.splits['valid'], sp['test'], cfg, seed, valid_domain='source')
     else: ev, pr = _score(m, data, 'target', sp['valid'], sp['test'], cfg, seed)
-    return _row(method, setting, seed, ev, len(sp['train']), len(sp['valid']), t, best, lam), pr, m
+    return _row(method, setting, seed, ev, len(sp['train']), len(sp['valid']), t, best, lam, lam_m), pr, m
 
 # %% ../../nbs/36_peace.runner.ipynb #c626b295
 def _cell_dir(root, method: str, setting, seed) -> Path:
@@ -177,12 +190,13 @@ def _cell_dir(root, method: str, setting, seed) -> Path:
 def _jsonable(o): return o.item() if hasattr(o, 'item') else str(o)
 
 def _save_cell(d: Path, row: dict, pr: dict, model=None):
-    "Write a finished cell: its stored test predictions, its model (if given), then `row.json`, the 'done' mark."
+    "Write a finished cell: its stored test predictions, its model (if given), then `row.json`, the 'done' mark; then drop its training checkpoints."
     d.mkdir(parents=True, exist_ok=True)
     with atomic_write(d/'predictions.npz', 'wb') as f: np.savez_compressed(f, **{k: v for k, v in pr.items() if k != 'domain'})
     if model is not None:
         with atomic_write(d/'model.pt', 'wb') as f: torch.save(model.state_dict(), f)
     with atomic_write(d/'row.json') as f: json.dump(dict(row, domain=pr['domain']), f, default=_jsonable)
+    shutil.rmtree(d/'fit', ignore_errors=True)                # the cell is done: its resume point is no longer needed
 
 def _load_cell(d: Path):
     "(row, stored predictions) of a finished cell, or None if the cell has not finished."
@@ -200,12 +214,13 @@ def _cached_source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConf
         m = _build(spec, data, cfg)
         m.load_state_dict(torch.load(d/'model.pt', weights_only=True))
         st = json.loads((d/'stage.json').read_text())
-        return m, st['seconds'], st['best_epoch'], st['lam']
-    m, t, best, lam = _source_stage(spec, data, cfg, seed, False, None)
+        return m, st['seconds'], st['best_epoch'], st['lam'], st.get('lam_mean', float('nan'))
+    m, t, best, lam, lam_m = _source_stage(spec, data, cfg, seed, False, None, run_dir=d/'fit')   # a killed stage resumes
     d.mkdir(parents=True, exist_ok=True)
     with atomic_write(d/'model.pt', 'wb') as f: torch.save(m.state_dict(), f)
-    with atomic_write(d/'stage.json') as f: json.dump(dict(seconds=t, best_epoch=best, lam=lam), f, default=_jsonable)
-    return m, t, best, lam
+    with atomic_write(d/'stage.json') as f: json.dump(dict(seconds=t, best_epoch=best, lam=lam, lam_mean=lam_m), f, default=_jsonable)
+    shutil.rmtree(d/'fit', ignore_errors=True)
+    return m, t, best, lam, lam_m
 
 def _check_grid(root: Path, cfg: TransferConfig):
     "Record the grid's configuration in `root/grid.json`; refuse to resume cells made under another configuration."
@@ -255,7 +270,8 @@ def run_transfer(cfg: TransferConfig, # methods, settings, seeds, data and budge
                 if spec.source_stage and key not in stage_a:
                     log(f'seed {seed}: source stage of {method}')
                     stage_a[key] = _cached_source_stage(spec, data, cfg, seed, root)
-                row, pr, m = _one_run(method, setting, seed, stage_a.get(key) if spec.source_stage else None, data, cfg, splits)
+                row, pr, m = _one_run(method, setting, seed, stage_a.get(key) if spec.source_stage else None, data, cfg, splits,
+                                      None if root is None else _cell_dir(root, *cell)/'fit')   # a killed cell resumes from here
                 if root is not None: _save_cell(_cell_dir(root, *cell), row, pr, m if last else None)
             rows.append(row); preds[cell] = pr
             if m is not None: models[(method, str(setting))] = m

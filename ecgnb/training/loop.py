@@ -125,8 +125,8 @@ def _run_paths(run_dir, main: bool):
 # %% ../../nbs/13_training.loop.ipynb #737b92c0
 _EXTEND = {'train_args': ['epochs'], 'config': ['epochs']}
 
-def _resume(last_path, ident, resume, model, optimizer, sched, scaler, loader_gen, epochs, log) -> _Loop:
-    "Restore model, optimizer, scheduler, scaler, random states and loop state from `last_path` (fresh state if none)."
+def _resume(last_path, ident, resume, model, optimizer, sched, scaler, loader_gen, epochs, log, loss_fn=None) -> _Loop:
+    "Restore model, optimizer, scheduler, scaler, random states, a stateful loss's state and loop state from `last_path` (fresh state if none)."
     state = _Loop()
     if last_path is None or not last_path.exists(): return state
     if not resume:
@@ -145,6 +145,7 @@ def _resume(last_path, ident, resume, model, optimizer, sched, scaler, loader_ge
     optimizer.load_state_dict(ck['optimizer'])
     if sched is not None: sched.load_state_dict(ck['scheduler'])
     scaler.load_state_dict(ck['scaler'])
+    if isinstance(loss_fn, nn.Module) and ck.get('loss') is not None: loss_fn.load_state_dict(ck['loss'])
     state = _Loop(ck['history'], ck['best_epoch'], ck['best_valid_auc'], ck['bad_epochs'], ck['epoch'], ck['stopped_early'])
     rank, world, _ = dist_info()
     if len(ck['rng']) != world: warnings.warn(f'{last_path} was written by {len(ck["rng"])} processes, now {world}: '
@@ -188,7 +189,7 @@ def _select(state: _Loop, auc: float, epoch: int, epochs: int, patience, model, 
     return improved
 
 def _save_epoch(state: _Loop, epoch, improved, ident, provenance, model, optimizer, sched, scaler, loader_gen,
-                run, best_path, last_path):
+                run, best_path, last_path, loss_fn=None):
     "Write best.pt (if improved), last.pt and history.csv after an epoch (rank 0), with every process's random state."
     rng = get_rng_state(loader_gen)
     if is_distributed():
@@ -198,7 +199,8 @@ def _save_epoch(state: _Loop, epoch, improved, ident, provenance, model, optimiz
         ck = dict(**ident, model=unwrap_model(model).state_dict(), optimizer=optimizer.state_dict(),
                   scheduler=sched.state_dict() if sched is not None else None, scaler=scaler.state_dict(),
                   epoch=epoch + 1, history=state.history, best_epoch=state.best_epoch, best_valid_auc=state.best_auc,
-                  bad_epochs=state.bad, stopped_early=state.stopped, rng=rngs, **provenance)
+                  bad_epochs=state.bad, stopped_early=state.stopped, rng=rngs,
+                  loss=loss_fn.state_dict() if isinstance(loss_fn, nn.Module) else None, **provenance)
         if improved: save_checkpoint(best_path, ck)
         save_checkpoint(last_path, ck)
         _write_history(run, state.history)
@@ -250,7 +252,7 @@ def fit(model: nn.Module, # the network; its output goes to `loss_fn` and `predi
     sched, sched_every = _make_scheduler(scheduler, optimizer, lr, epochs, len(train_dl))
     scaler = torch.amp.GradScaler(dev.type, enabled=(precision == 'fp16' and dev.type == 'cuda'))
     run, best_path, last_path = _run_paths(run_dir, main)
-    st = _resume(last_path, ident, resume, model, optimizer, sched, scaler, loader_gen, epochs, log)
+    st = _resume(last_path, ident, resume, model, optimizer, sched, scaler, loader_gen, epochs, log, loss_fn)
     resumed_from = st.start
     net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) \
         if is_distributed() else model
@@ -270,7 +272,7 @@ def fit(model: nn.Module, # the network; its output goes to `loss_fn` and `predi
                                valid_loss=vloss, **{f'valid_{k}': v for k, v in vparts.items()}, valid_auc=auc,
                                lr=lr_epoch, time=time.time() - t0))
         _save_epoch(st, epoch, improved, ident, provenance, model, optimizer, sched, scaler, loader_gen, run,
-                    best_path, last_path)
+                    best_path, last_path, loss_fn)
         log(f"epoch {epoch + 1:>3}/{epochs}  train_loss {train_loss:.4f}  valid_loss {vloss:.4f}  valid_auc {auc:.4f}  "
             f"lr {lr_epoch:.2e}  {st.history[-1]['time']:.1f}s" + ('  *' if improved else ''))
         if st.stopped: log(f'early stopping: no validation AUC improvement for {patience} epochs')
