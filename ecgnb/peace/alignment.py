@@ -178,7 +178,8 @@ class PEACELoss(nn.Module):
         super().__init__()
         self.gate = CAFGate(lam_max, mode, ema, warmup, rho, floor)
         self.weighting, self.empty, self.tau = weighting, empty, tau
-        self.label_mask = None if label_freq is None else positive_labels(label_freq, max_label_freq)
+        # the frequency mask belongs to the 'freq' rule only: 'any' and 'jaccard' use every kept label whatever is passed
+        self.label_mask = positive_labels(label_freq, max_label_freq) if weighting == 'freq' and label_freq is not None else None
         if weighting == 'freq' and label_freq is None:
             raise ValueError("weighting='freq' needs label_freq = label_frequency(Y_train) (computed once on the training split)")
         self._pos, self._n = None, 0
