@@ -1,0 +1,111 @@
+"""Summaries of PEACE runs for the docs (issue 18): every number the README and chapters 37/40/41 quote from a
+5-seed run is printed by one of these commands from the run's own files.
+
+  python scripts/peace_results.py transfer RUN/runs.csv [FIGURE.png]
+      notebook 41 grid: test macro-AUC per method and setting (mean [95 % t] over seeds), PEACE − fine-tune / DANN
+      paired by seed, and the transfer ladder (plain = fine-tune, lqn_desc, +knowledge = peace_no_lsbc, +caf = PEACE)
+  python scripts/peace_results.py align RUN/results.csv [OTHER_RUN/results.csv]
+      notebook 40 arms: paired deltas (peace − no_lsbc; zero-shot − its untrained and nearest-label controls); with a
+      second run (e.g. centred descriptors) the paired difference second − first of the peace arm
+  python scripts/peace_results.py strata RUN_DIR [LABEL] [BY]
+      notebook 40 run folder: reloads each seed's trained PEACE model and scores the held-out LABEL (default RBBB)
+      zero-shot among records without and with the finding BY (default AFIB): is the score carried by a co-occurring
+      finding?
+"""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgnb.mrm.ablation_stats import markdown_table, t_interval
+
+ci = lambda v: '%.3f [%.3f, %.3f]' % t_interval(np.asarray(v, float))
+dci = lambda v: '%+.3f [%+.3f, %+.3f]' % t_interval(np.asarray(v, float))
+SETTINGS = ['zero-shot', '5-shot', '10-shot', '20-shot', '50-shot', 'full', 'ptbxl']
+
+
+def transfer(runs_csv, figure=None):
+    from ecgnb.peace.ladder import LADDER, ladder_table, plot_ladder
+    df = pd.read_csv(runs_csv)
+    order = [s for s in SETTINGS if s in set(df.setting)]
+    print(markdown_table(df.pivot_table(index='method', columns='setting', values='auc', aggfunc=ci)[order]), '\n')
+    w = df.pivot_table(index=['setting', 'seed'], columns='method', values='auc')
+    others = [m for m in ('finetune', 'dann') if m in w and 'peace' in w]
+    if others:
+        rows = {s: {f'PEACE − {o}': dci(w.loc[s]['peace'] - w.loc[s][o]) for o in others} for s in order}
+        print(markdown_table(pd.DataFrame(rows).T), '\n')
+    rung = {m: r for r, m in LADDER}
+    lad = df[df.method.isin(rung)].assign(rung=lambda d: d.method.map(rung), test_auc=lambda d: d.auc)
+    if lad.rung.nunique() > 1:
+        t = ladder_table(lad, 'test_auc', by='setting')
+        cols = ['setting', 'rung', 'mean', 'd_below', 'd_below_lo', 'd_below_hi', 'd_plain', 'd_plain_lo', 'd_plain_hi']
+        print(markdown_table(t[cols].round(3), index=False))
+        if figure:
+            plot_ladder(t, by='setting').savefig(figure, dpi=120, bbox_inches='tight'); print('figure:', figure)
+
+
+def align(results_csv, other_csv=None):
+    a = pd.read_csv(results_csv)
+    p = a[a.arm == 'peace'].set_index('seed')
+    out = {'peace zero-shot': ci(p.zs_macro), 'untrained control': ci(p.init_macro), 'nearest-label control': ci(p.near_macro),
+           'zero-shot − untrained': dci(p.zs_macro - p.init_macro), 'zero-shot − nearest label': dci(p.zs_macro - p.near_macro)}
+    for h in [c[3:] for c in a.columns if c.startswith('zs_') and c != 'zs_macro']:
+        out[f'zero-shot {h} (nearest-label {h})'] = f'{ci(p[f"zs_{h}"])} ({ci(p[f"near_{h}"])})'
+    if 'no_lsbc' in set(a.arm):
+        n = a[a.arm == 'no_lsbc'].set_index('seed')
+        for c in ('valid_auc', 'test_auc', 'zs_macro'): out[f'peace − no_lsbc, {c}'] = dci(p[c] - n[c])
+    out['mean λ'] = ci(p.lam_mean)
+    if other_csv:
+        b = pd.read_csv(other_csv); q = b[b.arm == 'peace'].set_index('seed')
+        for c in ('valid_auc', 'test_auc', 'zs_macro'): out[f'second − first run (peace), {c}'] = dci(q[c] - p[c])
+    print(markdown_table(pd.Series(out, name='mean [95 % t over seeds]').to_frame()))
+
+
+def strata(run_dir, label='RBBB', by='AFIB'):
+    import torch
+    import yaml
+    from sklearn.metrics import roc_auc_score
+    from ecgnb.core import headless_threads
+    from ecgnb.data.core import ECGArrayDataset
+    from ecgnb.data.ptbxl import load_ptbxl
+    from ecgnb.peace.alignment import embed_split, zero_shot_scores
+    from ecgnb.peace.lqn import build_peace_model, labels_as_input
+    from ecgnb.peace.text import label_embeddings
+    from ecgnb.peace.transfer import to_shared
+    from ecgnb.training.checkpoint import load_checkpoint
+    headless_threads(1)
+    run = Path(run_dir); P = yaml.safe_load((run/'params.yaml').read_text())
+    path = P['data_dir']
+    if path is None:
+        from ecgnb.data.synthetic import default_cohort
+        path = default_cohort()['ptbxl']
+    full = to_shared(load_ptbxl(path, task=P['task'], fs=P.get('fs', 100)), 'ptbxl', min_train=P['min_train'])
+    hold = P['holdout']; data = full.subset(classes=[c for c in full.classes if c not in hold])
+    if label not in hold: raise SystemExit(f'{label} is not a held-out label of {run} ({hold})')
+    E, Eh = (torch.as_tensor(label_embeddings(c, center=P['center'])) for c in (data.classes, hold))
+    zs = {'test': ['test'], 'valid': ['valid'], 'valid+test': ['valid', 'test'], 'all': ['train', 'valid', 'test']}[P['zs_rows']]
+    idx = np.concatenate([data.splits[s] for s in zs])
+    y, f = full.Y[idx, full.classes.index(label)], full.Y[idx, full.classes.index(by)].astype(bool)
+    print(f'{path}: {len(idx)} scored records; {label} {int(y.sum())} ({int((y * f).sum())} with {by}); '
+          f'{by} among {label} {f[y == 1].mean():.2f} vs among the others {f[y == 0].mean():.2f}')
+    dl = torch.utils.data.DataLoader(ECGArrayDataset(data.X, data.Y, idx, data.fit_standardizer('global'), data.mask), batch_size=128)
+    rows = []
+    for s in P['seeds']:
+        m = build_peace_model(P['backbone'], label_emb=E, normal_index=data.classes.index('NORM'), knowledge_p=P['knowledge_p'],
+                              total_steps=1, backbone_kwargs=P['backbone_kwargs'], d_model=P['d_model'], d_ff=2 * P['d_model'],
+                              d_proj=P['d_proj'])
+        load_checkpoint(run/f'peace-s{s}'/'checkpoints'/'best.pt', m); m.eval()
+        emb = embed_split(m, labels_as_input(dl), torch.device('cpu'))
+        with torch.no_grad(): S = zero_shot_scores(emb['ecg_emb'], m.label_text_emb(Eh).numpy())[:, hold.index(label)]
+        r = {f'{label}, all': roc_auc_score(y, S), f'{label}, without {by}': roc_auc_score(y[~f], S[~f]),
+             f'{by} ranked by the {label} score': roc_auc_score(f, S)}
+        if 0 < y[f].sum() < f.sum(): r[f'{label}, within {by}'] = roc_auc_score(y[f], S[f])
+        rows.append(r)
+    print(markdown_table(pd.DataFrame(rows).apply(lambda c: ci(c.dropna())).rename('zero-shot AUC, mean [95 % t over seeds]').to_frame()))
+
+
+if __name__ == '__main__':
+    cmd, *args = sys.argv[1:] or ['-h']
+    if cmd not in ('transfer', 'align', 'strata'): raise SystemExit(__doc__)
+    dict(transfer=transfer, align=align, strata=strata)[cmd](*args)
