@@ -7,6 +7,9 @@
   python scripts/peace_results.py align RUN/results.csv [OTHER_RUN/results.csv]
       notebook 40 arms: paired deltas (peace − no_lsbc; zero-shot − its untrained and nearest-label controls); with a
       second run (e.g. centred descriptors) the paired difference second − first of the peace arm
+  python scripts/peace_results.py ladder OUT_DIR [RUNG:RUNG ...]
+      notebook 42 output folder: paired deltas (validation and test macro-AUC, mean [95 % t] over seeds) of any rung
+      pairs, e.g. +caf:+knowledge (default: the default configuration's steps and the options chosen against)
   python scripts/peace_results.py strata RUN_DIR [LABEL] [BY]
       notebook 40 run folder: reloads each seed's trained PEACE model and scores the held-out LABEL (default RBBB)
       zero-shot among records without and with the finding BY (default AFIB): is the score carried by a co-occurring
@@ -62,6 +65,22 @@ def align(results_csv, other_csv=None):
     print(markdown_table(pd.Series(out, name='mean [95 % t over seeds]').to_frame()))
 
 
+def ladder(out_dir, *pairs):
+    from ecgnb.peace.ladder import cv_aggregate, load_ladder_runs
+    runs, preds = load_ladder_runs(Path(out_dir)/'runs.jsonl')
+    per_seed = cv_aggregate(runs, preds) if runs.split.nunique() > 1 else runs
+    pairs = pairs or ('lqn_desc:plain', '+knowledge:lqn_desc', '+caf:+knowledge', '+caf:plain', 'lqn_desc:lqn_learned',
+                      'lqn_desc_paper_head:lqn_desc', '+caf_freq:+caf', '+lsbc_const:+knowledge')
+    rows = {}
+    for pr in pairs:
+        a, b = pr.split(':')
+        if not {a, b} <= set(per_seed.rung): continue
+        w = {c: per_seed.pivot_table(index='seed', columns='rung', values=c) for c in ('valid_auc', 'test_auc')}
+        rows[f'{a} − {b}'] = {f'Δ {c}': dci((w[c][a] - w[c][b]).dropna()) for c in w}
+    lam = per_seed.groupby('rung', sort=False).lam_mean.mean().round(3)
+    print(markdown_table(pd.DataFrame(rows).T)); print('\nmean λ per rung:', lam.to_dict())
+
+
 def strata(run_dir, label='RBBB', by='AFIB'):
     import torch
     import yaml
@@ -107,5 +126,5 @@ def strata(run_dir, label='RBBB', by='AFIB'):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:] or ['-h']
-    if cmd not in ('transfer', 'align', 'strata'): raise SystemExit(__doc__)
-    dict(transfer=transfer, align=align, strata=strata)[cmd](*args)
+    if cmd not in ('transfer', 'align', 'ladder', 'strata'): raise SystemExit(__doc__)
+    dict(transfer=transfer, align=align, ladder=ladder, strata=strata)[cmd](*args)
