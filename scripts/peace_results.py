@@ -10,6 +10,9 @@
   python scripts/peace_results.py ladder OUT_DIR [RUNG:RUNG ...]
       notebook 42 output folder: paired deltas (validation and test macro-AUC, mean [95 % t] over seeds) of any rung
       pairs, e.g. +caf:+knowledge (default: the default configuration's steps and the options chosen against)
+  python scripts/peace_results.py boot OUT_DIR PTBXL_DIR [RUNG]
+      notebook 42 real-data output folder: each seed's pooled out-of-fold test predictions of RUNG (default plain),
+      with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients (issue 16 item 6)
   python scripts/peace_results.py strata RUN_DIR [LABEL] [BY]
       notebook 40 run folder: reloads each seed's trained PEACE model and scores the held-out LABEL (default RBBB)
       zero-shot among records without and with the finding BY (default AFIB): is the score carried by a co-occurring
@@ -81,6 +84,35 @@ def ladder(out_dir, *pairs):
     print(markdown_table(pd.DataFrame(rows).T)); print('\nmean λ per rung:', lam.to_dict())
 
 
+def boot(out_dir, ptbxl_dir, rung='plain', n_boot=1000):
+    from ecgnb.data.ptbxl import load_ptbxl
+    from ecgnb.metrics import bootstrap_ci, macro_auc
+    from ecgnb.peace.ladder import cv_fold_splits, load_ladder_runs
+    from ecgnb.peace.transfer import patient_ids, to_shared
+    runs, preds = load_ladder_runs(Path(out_dir)/'runs.jsonl')
+    raw = to_shared(load_ptbxl(ptbxl_dir, task='all'), 'ptbxl')
+    n_splits = runs.split.nunique()
+    test = np.concatenate([sp['test'] for sp in cv_fold_splits(raw.meta.fold.to_numpy(), n_splits)])
+    pid = np.asarray(patient_ids(raw))[test]
+    y0 = np.concatenate([preds[(rung, runs.seed.iloc[0], k)][0] for k in range(n_splits)])
+    keep = [c for c, n in zip(raw.classes, raw.Y.sum(0)) if n >= 15]          # notebook 42's min_total default
+    if y0.shape != (len(test), len(keep)) or not np.array_equal(y0, raw.Y[test][:, [raw.classes.index(c) for c in keep]]):
+        raise SystemExit(f'{out_dir}: its stored test labels do not line up with {ptbxl_dir} (another folder or min_total?)')
+    print(f'{len(test)} test records of {len(set(pid))} patients ({n_splits} splits pooled); rung {rung}; {n_boot} resamples')
+    rows = []
+    for seed in sorted(runs[runs.rung == rung].seed.unique()):
+        y, p = (np.concatenate(a) for a in zip(*(preds[(rung, seed, k)] for k in range(n_splits))))
+        r = dict(seed=seed, auc=macro_auc(y, p, warn=False))
+        for unit, g in (('records', None), ('patients', pid)):
+            _, lo, hi = bootstrap_ci(lambda a, b: macro_auc(a, b, warn=False), y, p, n_boot, seed=seed, groups=g)
+            r[f'{unit} lo'], r[f'{unit} hi'], r[f'{unit} width'] = lo, hi, hi - lo
+        rows.append(r)
+    df = pd.DataFrame(rows)
+    df = pd.concat([df, df.mean().to_frame('mean').T]).round(4).astype({'seed': object})
+    df.iloc[-1, 0] = 'mean'
+    print(markdown_table(df, index=False))
+
+
 def strata(run_dir, label='RBBB', by='AFIB'):
     import torch
     import yaml
@@ -126,5 +158,5 @@ def strata(run_dir, label='RBBB', by='AFIB'):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:] or ['-h']
-    if cmd not in ('transfer', 'align', 'ladder', 'strata'): raise SystemExit(__doc__)
-    dict(transfer=transfer, align=align, ladder=ladder, strata=strata)[cmd](*args)
+    if cmd not in ('transfer', 'align', 'ladder', 'boot', 'strata'): raise SystemExit(__doc__)
+    dict(transfer=transfer, align=align, ladder=ladder, boot=boot, strata=strata)[cmd](*args)
