@@ -57,7 +57,10 @@ def _shown_figures(nb: dict) -> int:
 
 
 def _has_maths(nb: dict) -> bool:
-    return any(c['cell_type'] == 'markdown' and re.search(r'\$[^$\s][^$]*\$', ''.join(c['source']))
+    "A markdown cell with `$...$` outside code (fenced blocks and inline code hold shell variables, not maths)."
+    def prose(src: str) -> str:
+        return re.sub(r'`[^`\n]*`', '', re.sub(r'```.*?```', '', src, flags=re.S))
+    return any(c['cell_type'] == 'markdown' and re.search(r'\$[^$\s][^$]*\$', prose(''.join(c['source'])))
                for c in nb['cells'])
 
 
