@@ -24,22 +24,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ecgnb.mrm.ablation_stats import markdown_table, t_interval
+from ecgnb.mrm.ablation_stats import markdown_table, paired_test, t_interval
 
 ci = lambda v: '%.3f [%.3f, %.3f]' % t_interval(np.asarray(v, float))
 dci = lambda v: '%+.3f [%+.3f, %+.3f]' % t_interval(np.asarray(v, float))
+fmt_d = lambda t: '%+.3f [%+.3f, %+.3f]' % (t['diff'], t['diff_lo'], t['diff_hi'])   # a `paired_test` result
 SETTINGS = ['zero-shot', '5-shot', '10-shot', '20-shot', '50-shot', 'full', 'ptbxl']
 
 
 def transfer(runs_csv, figure=None):
     from ecgnb.peace.ladder import LADDER, ladder_table, plot_ladder
+    from ecgnb.peace.report import paired_vs
     df = pd.read_csv(runs_csv)
     order = [s for s in SETTINGS if s in set(df.setting)]
     print(markdown_table(df.pivot_table(index='method', columns='setting', values='auc', aggfunc=ci)[order]), '\n')
-    w = df.pivot_table(index=['setting', 'seed'], columns='method', values='auc')
-    others = [m for m in ('finetune', 'dann') if m in w and 'peace' in w]
-    if others:
-        rows = {s: {f'PEACE − {o}': dci(w.loc[s]['peace'] - w.loc[s][o]) for o in others} for s in order}
+    others = [m for m in ('finetune', 'dann') if m in set(df.method) and 'peace' in set(df.method)]
+    if others:                               # chapter 36a's paired differences, PEACE − each other method
+        pv = {o: paired_vs(df, ref=o).query("method == 'peace'").set_index('setting') for o in others}
+        rows = {s: {f'PEACE − {o}': fmt_d(pv[o].loc[s]) for o in others} for s in order}
         print(markdown_table(pd.DataFrame(rows).T), '\n')
     rung = {m: r for r, m in LADDER}
     lad = df[df.method.isin(rung)].assign(rung=lambda d: d.method.map(rung), test_auc=lambda d: d.auc)
@@ -79,7 +81,7 @@ def ladder(out_dir, *pairs):
         a, b = pr.split(':')
         if not {a, b} <= set(per_seed.rung): continue
         w = {c: per_seed.pivot_table(index='seed', columns='rung', values=c) for c in ('valid_auc', 'test_auc')}
-        rows[f'{a} − {b}'] = {f'Δ {c}': dci((w[c][a] - w[c][b]).dropna()) for c in w}
+        rows[f'{a} − {b}'] = {f'Δ {c}': fmt_d(paired_test(w[c][a], w[c][b])) for c in w}
     lam = per_seed.groupby('rung', sort=False).lam_mean.mean().round(3)
     print(markdown_table(pd.DataFrame(rows).T)); print('\nmean λ per rung:', lam.to_dict())
 

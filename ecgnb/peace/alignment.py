@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.decomposition import PCA
-from sklearn.metrics import roc_auc_score
+
+from ..metrics import per_class_auc
 
 # %% auto #0
 __all__ = ['LAM_OFF', 'label_frequency', 'positive_labels', 'positive_weights', 'lsbc_floor', 'lsbc_loss', 'bernoulli_entropy',
@@ -229,8 +230,7 @@ def per_label_auc(Y, # [N, K] multi-hot labels of the scored records
     Y, S = np.asarray(Y), np.asarray(S)
     if Y.shape != S.shape or Y.ndim != 2 or Y.shape[1] != len(labels):
         raise ValueError(f'per_label_auc needs Y and S of shape [N, K={len(labels)}]; got {Y.shape}, {S.shape}')
-    return {l: float(roc_auc_score(Y[:, k], S[:, k])) if 0 < Y[:, k].sum() < len(Y) else float('nan')
-            for k, l in enumerate(labels)}
+    return dict(zip(labels, map(float, per_class_auc(Y, S))))
 
 def nearest_labels(E_query, # [Q, 3, d] descriptor embeddings of the held-out labels
                    E_ref, # [K, 3, d] descriptor embeddings of the trained labels
@@ -295,7 +295,7 @@ def axis_alignment(model, ecg_emb, Y, E=None, classes: Sequence[str] | None = No
     rows = {}
     for ax, P in protos.items():
         s = zero_shot_scores(ecg_emb, P.cpu().numpy())
-        rows[ax] = [roc_auc_score(Y[:, k], s[:, k]) if 0 < Y[:, k].sum() < len(Y) else np.nan for k in range(len(classes))]
+        rows[ax] = per_class_auc(Y, s)
     df = pd.DataFrame(rows, index=classes).T
     df['macro'] = df.mean(1)
     return df

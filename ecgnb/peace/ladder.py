@@ -37,6 +37,7 @@ __all__ = ['LADDER', 'EXTRA_RUNGS', 'ladder_rungs', 'LadderData', 'cohort_source
 LADDER = (('plain', 'finetune'), ('lqn_learned', 'peace_no_text'), ('lqn_desc', 'lqn_desc'),
           ('+knowledge', 'peace_no_lsbc'), ('+lsbc_const', 'peace_no_caf'), ('+caf', 'peace'))
 EXTRA_RUNGS = {'lqn_desc_paper_head': 'lqn_desc_paper_head', '+caf_freq': 'peace_freq'}
+_EXTRA_BASE = {'lqn_desc_paper_head': 'lqn_desc', '+caf_freq': '+caf'}   # the rung each extra rung is compared with
 
 def ladder_rungs(rungs=None) -> list[tuple[str, str]]:
     "(rung, method) pairs from rung names (a list or a comma-separated string; None: the whole `LADDER`), in ladder order."
@@ -233,8 +234,7 @@ def ladder_table(df: pd.DataFrame, # one row per (rung, seed[, setting]) with th
         main = [r for r in present if r not in EXTRA_RUNGS]
         for i, r in enumerate(present):
             m, lo, hi = t_interval(w[r])
-            ref_extra = {'lqn_desc_paper_head': 'lqn_desc', '+caf_freq': '+caf'}
-            below = main[main.index(r) - 1] if r in main and main.index(r) > 0 else ref_extra.get(r)
+            below = main[main.index(r) - 1] if r in main and main.index(r) > 0 else _EXTRA_BASE.get(r)
             row = {**({by: key} if by else {}), 'rung': r, 'n': int(w[r].notna().sum()), 'mean': m, 'lo': lo, 'hi': hi}
             for tag, ref in (('below', below), ('plain', present[0] if present[0] != r else None)):
                 pt = paired_test(w[r], w[ref]) if ref is not None and ref in w else None

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from ..models.zoo import get_model, count_parameters
 from ..mrm.network import MRMConfig, MRMNet
-from .text import compose_knowledge
+from .text import compose_knowledge, has_knowledge
 
 # %% auto #0
 __all__ = ['SequentialTokens', 'MRMTokens', 'ecg_token_backbone', 'sinusoidal_positions', 'LQNOutput', 'LabelQueryNetwork',
@@ -166,7 +166,7 @@ class LabelQueryNetwork(nn.Module):
                 raise ValueError(f'knowledge must be [B={B}, 3, {self.k_proj.in_features}], got {tuple(knowledge.shape)}')
             k = self.k_proj(knowledge.to(mem.dtype)) + self.axis_emb
             keep = torch.rand(B, device=mem.device) < self.knowledge_prob(progress)
-            keep &= knowledge.flatten(1).abs().sum(1) > 0          # a record without knowledge attends no knowledge tokens
+            keep &= has_knowledge(knowledge)                         # a record without knowledge attends no knowledge tokens
             mask = torch.cat([torch.zeros(B, mem.shape[1], dtype=torch.bool, device=mem.device),
                               (~keep)[:, None].expand(B, 3)], 1)   # True = not attended
             mem = torch.cat([mem, k], 1)

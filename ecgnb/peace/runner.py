@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import RunDir, atomic_write, progress as _progress, seed_everything
+from ..core import RunDir, atomic_write, jsonable, progress as _progress, seed_everything
 from ..data.core import ECGArrayDataset, LabeledECG
 from .text import label_embeddings
 from .transfer import (Setting, check_domains, evaluate_run, exclude_patients, load_source, load_target,
@@ -138,6 +138,12 @@ def _loss(spec: MethodSpec, stage: str, d: LabeledECG, train_rows, cfg: Transfer
     freq = label_frequency(d.Y[np.asarray(train_rows)]) if spec.positives == 'freq' and spec.lsbc else None
     return stage_loss(spec, stage, cfg.lam_max, label_freq=freq)
 
+def _load_model(spec: MethodSpec, data: TransferData, cfg: TransferConfig, path):
+    "`spec`'s model with the weights a finished cell or source stage saved at `path`."
+    m = _build(spec, data, cfg)
+    m.load_state_dict(torch.load(path, weights_only=True))
+    return m
+
 def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, progress, log, run_dir=None):
     "Train `spec`'s stage A on the source (checkpoints in `run_dir`); returns (model, seconds, best epoch, last λ, mean λ)."
     seed_everything(seed)
@@ -187,15 +193,13 @@ def _cell_dir(root, method: str, setting, seed) -> Path:
     "The folder of one (method, setting, seed) cell of a grid."
     return Path(root)/f'{method}__{setting}__seed{seed}'
 
-def _jsonable(o): return o.item() if hasattr(o, 'item') else str(o)
-
 def _save_cell(d: Path, row: dict, pr: dict, model=None):
     "Write a finished cell: its stored test predictions, its model (if given), then `row.json`, the 'done' mark; then drop its training checkpoints."
     d.mkdir(parents=True, exist_ok=True)
     with atomic_write(d/'predictions.npz', 'wb') as f: np.savez_compressed(f, **{k: v for k, v in pr.items() if k != 'domain'})
     if model is not None:
         with atomic_write(d/'model.pt', 'wb') as f: torch.save(model.state_dict(), f)
-    with atomic_write(d/'row.json') as f: json.dump(dict(row, domain=pr['domain']), f, default=_jsonable)
+    with atomic_write(d/'row.json') as f: json.dump(jsonable(dict(row, domain=pr['domain'])), f)
     shutil.rmtree(d/'fit', ignore_errors=True)                # the cell is done: its resume point is no longer needed
 
 def _load_cell(d: Path):
@@ -211,21 +215,20 @@ def _cached_source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConf
     if root is None: return _source_stage(spec, data, cfg, seed, False, None)
     d = Path(root)/'_source'/(('-'.join(map(str, spec.source_key()))) + f'__seed{seed}')
     if (d/'stage.json').exists():
-        m = _build(spec, data, cfg)
-        m.load_state_dict(torch.load(d/'model.pt', weights_only=True))
+        m = _load_model(spec, data, cfg, d/'model.pt')
         st = json.loads((d/'stage.json').read_text())
         return m, st['seconds'], st['best_epoch'], st['lam'], st.get('lam_mean', float('nan'))
     m, t, best, lam, lam_m = _source_stage(spec, data, cfg, seed, False, None, run_dir=d/'fit')   # a killed stage resumes
     d.mkdir(parents=True, exist_ok=True)
     with atomic_write(d/'model.pt', 'wb') as f: torch.save(m.state_dict(), f)
-    with atomic_write(d/'stage.json') as f: json.dump(dict(seconds=t, best_epoch=best, lam=lam, lam_mean=lam_m), f, default=_jsonable)
+    with atomic_write(d/'stage.json') as f: json.dump(jsonable(dict(seconds=t, best_epoch=best, lam=lam, lam_mean=lam_m)), f)
     shutil.rmtree(d/'fit', ignore_errors=True)
     return m, t, best, lam, lam_m
 
 def _check_grid(root: Path, cfg: TransferConfig):
     "Record the grid's configuration in `root/grid.json`; refuse to resume cells made under another configuration."
     keep = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('methods', 'settings', 'seeds', 'device')}
-    keep = json.loads(json.dumps(keep, default=_jsonable))
+    keep = jsonable(keep)
     f = root/'grid.json'
     if f.exists() and (old := json.loads(f.read_text())) != keep:
         diff = sorted(k for k in set(old) | set(keep) if old.get(k) != keep.get(k))
@@ -263,7 +266,7 @@ def run_transfer(cfg: TransferConfig, # methods, settings, seeds, data and budge
             if done is not None:
                 (row, pr), m = done, None
                 if last and (_cell_dir(root, *cell)/'model.pt').exists():
-                    m = _build(spec, data, cfg); m.load_state_dict(torch.load(_cell_dir(root, *cell)/'model.pt', weights_only=True))
+                    m = _load_model(spec, data, cfg, _cell_dir(root, *cell)/'model.pt')
                 skipped.append(cell)
             else:
                 key = (spec.source_key(), seed)
