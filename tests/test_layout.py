@@ -3,7 +3,7 @@ own, no private (`_name`) is imported across modules, and imports sit at the top
 optional dependencies listed in `DEFERRED` (each with its reason).
 
 Layers, lowest first (a module may import its own layer or lower ones):
-0 `core`, `metrics` · 1 `data.*` · 2 `viz.*` · 3 MRM-Net's network (`mrm.blocks`, `mrm.losses`, `mrm.network`,
+0 `core`, `metrics`, `stats` · 1 `data.*` · 2 `viz.*` · 3 MRM-Net's network (`mrm.blocks`, `mrm.losses`, `mrm.network`,
 `mrm.reference`) · 4 `models.*` (the zoo registers MRM-Net) · 5 `training.*` · 6 MRM-Net's experiment and ablation
 (`mrm.experiment`, `mrm.ablation*`) · 7 `peace.*` · 8 `run`.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 from conftest import ROOT
 
 PKG = ROOT / 'ecgnb'
-LAYERS = [('core', 'metrics'), ('data.',), ('viz.',), ('mrm.blocks', 'mrm.losses', 'mrm.network', 'mrm.reference'),
+LAYERS = [('core', 'metrics', 'stats'), ('data.',), ('viz.',), ('mrm.blocks', 'mrm.losses', 'mrm.network', 'mrm.reference'),
           ('models.',), ('training.',), ('mrm.experiment', 'mrm.ablation'), ('peace.',), ('run',)]
 # Imports allowed inside a function: (ecgnb module or '*', top-level package) -> the reason.
 DEFERRED = {

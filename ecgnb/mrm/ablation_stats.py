@@ -14,59 +14,11 @@ import pandas as pd
 from scipy import stats
 
 from .experiment import MRM_VARIANTS
+from ..stats import holm, markdown_table, paired_test, t_interval
 
 # %% auto #0
-__all__ = ['t_interval', 'paired_test', 'holm', 'summarize_ablation', 'format_summary', 'markdown_table', 'branch_table',
-           'branch_effect', 'statement_categories', 'per_class_diff', 'conclusion']
-
-# %% ../../nbs/15a_mrm.ablation_stats.ipynb #2b96c4c9
-def t_interval(x, # values (NaN/inf are left out)
-               alpha: float = 0.05, # 1 - confidence level
-              ) -> tuple[float, float, float]:
-    "(mean, lo, hi): two-sided (1-alpha) Student-t interval of the mean of the finite values of `x` (nan bounds if n < 2)."
-    x = np.asarray(x, float)
-    x = x[np.isfinite(x)]
-    n = len(x)
-    if n == 0: return (math.nan, math.nan, math.nan)
-    m = float(x.mean())
-    if n < 2: return (m, math.nan, math.nan)
-    h = float(stats.t.ppf(1 - alpha / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return (m, m - h, m + h)
-
-# %% ../../nbs/15a_mrm.ablation_stats.ipynb #ba424d80
-def paired_test(a, # values of the variant, aligned with `b` (e.g. by seed)
-                b, # values of the reference
-                alpha: float = 0.05, # 1 - confidence level of the interval
-               ) -> dict:
-    "Paired comparison of `a` - `b` (aligned arrays): mean difference with t-interval, paired t and Wilcoxon p-values, n."
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    d = a - b
-    n = len(d)
-    mean, lo, hi = t_interval(d, alpha)
-    p_t = p_w = math.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        if n >= 2 and np.ptp(d) > 0: p_t = float(stats.ttest_rel(a, b).pvalue)
-        elif n >= 2 and d[0] != 0: p_t = 0.0                       # identical non-zero differences: no variance
-        if n >= 1 and (d != 0).any(): p_w = float(stats.wilcoxon(d).pvalue)
-    return dict(diff=mean, diff_lo=lo, diff_hi=hi, p_t=p_t, p_wilcoxon=p_w, n_pairs=n,
-                p_w_min=2.0 / 2 ** n if n else math.nan)
-
-# %% ../../nbs/15a_mrm.ablation_stats.ipynb #c91ef233
-def holm(p, # p-values of one family of tests (NaN: not tested)
-        ) -> np.ndarray:
-    "Holm-Bonferroni adjusted p-values (nan entries are left out and stay nan)."
-    p = np.asarray(p, float)
-    out = np.full_like(p, math.nan)
-    idx = np.where(np.isfinite(p))[0]
-    m = len(idx)
-    if not m: return out
-    order = idx[np.argsort(p[idx])]
-    adj = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out[order] = np.minimum(adj, 1.0)
-    return out
+__all__ = ['summarize_ablation', 'format_summary', 'branch_table', 'branch_effect', 'statement_categories', 'per_class_diff',
+           'conclusion']
 
 # %% ../../nbs/15a_mrm.ablation_stats.ipynb #98da63a2
 def _short(metric: str) -> str: return {'test_auc': 'auc', 'test_fmax': 'fmax'}.get(metric, metric)
@@ -130,15 +82,6 @@ def format_summary(summary: pd.DataFrame, metrics: Sequence[str] = ('auc', 'fmax
     if 'gflops' in summary: out['GFLOPs/record'] = summary['gflops'].round(3)
     if 's_per_epoch' in summary: out['s/epoch'] = summary['s_per_epoch'].round(1)
     return out
-
-# %% ../../nbs/15a_mrm.ablation_stats.ipynb #ebf8a6a9
-def markdown_table(df: pd.DataFrame, index: bool = True) -> str:
-    "A GitHub-markdown pipe table of `df` (cells as `str`; '|' escaped), without the optional `tabulate` dependency."
-    d = df.reset_index() if index else df
-    esc = lambda v: ('' if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)).replace('|', '\\|')
-    lines = ['| ' + ' | '.join(esc(c) for c in d.columns) + ' |', '|' + '---|' * len(d.columns)]
-    lines += ['| ' + ' | '.join(esc(v) for v in row) + ' |' for row in d.itertuples(index=False)]
-    return '\n'.join(lines)
 
 # %% ../../nbs/15a_mrm.ablation_stats.ipynb #ce3411b3
 def branch_table(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
