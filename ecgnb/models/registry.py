@@ -52,7 +52,8 @@ def get_model(
     "Build the registered model `name` for `num_classes` outputs and `input_channels` leads; `kwargs` go to its factory."
     if name not in MODELS:
         raise KeyError(f'unknown model {name!r}; registered models: {sorted(MODELS)}. '
-                       'Register new ones with ecgnb.models.zoo.register_model(name).')
+                       'Register new ones with ecgnb.models.zoo.register_model(name); MRM-Net registers as mrmnet '
+                       'when ecgnb.mrm.network is imported.')
     if int(num_classes) < 1: raise ValueError(f'num_classes must be >= 1, got {num_classes}')
     return MODELS[name](int(num_classes), input_channels=int(input_channels), **kwargs)
 

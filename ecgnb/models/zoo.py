@@ -17,12 +17,11 @@ from .registry import (MODELS, register_model, get_model, count_parameters, stat
                                    head_dims, apply_init)
 from .recipe import (ZOO, BENCHMARK_RECIPE, benchmark_hparams, benchmark_optimizer, sliding_window_starts,
                                  sliding_window_predict, random_crop)
-from ..mrm.network import MRMConfig, MRMNet
 
 # %% auto #0
 __all__ = ['REFERENCE_PARAMS', 'BasicConv1d', 'fcn_wang', 'BasicBlock1d', 'ResNet1d', 'resnet1d_wang', 'ConvLayer', 'ResBlock',
            'init_cnn', 'XResNet1d', 'xresnet1d101', 'InceptionBlock1d', 'Shortcut1d', 'InceptionBackbone',
-           'Inception1d', 'inception1d', 'AdaptiveConcatPoolRNN', 'RNN1d', 'lstm', 'lstm_bidir', 'mrmnet']
+           'Inception1d', 'inception1d', 'AdaptiveConcatPoolRNN', 'RNN1d', 'lstm', 'lstm_bidir']
 
 # %% ../../nbs/11_models.zoo.ipynb #d681f9d9
 def _conv_bn_act(ni: int, nf: int, ks: int, stride: int = 1) -> nn.Sequential:
@@ -336,15 +335,6 @@ def lstm_bidir(
     "Bidirectional 2×256 LSTM as in the PTB-XL benchmark (`fix_bidir_last=True` pools the backward direction's first step)."
     return apply_init(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, True, ps_head, act_head,
                          list(lin_ftrs_head) if lin_ftrs_head is not None else None, fix_bidir_last=fix_bidir_last), init)
-
-# %% ../../nbs/11_models.zoo.ipynb #5cd42293
-@register_model('mrmnet')
-def mrmnet(num_classes: int, # number of outputs K
-           input_channels: int = 12, # number of leads C
-           **kwargs, # `MRMConfig` fields, e.g. width=8, branches='high'
-          ) -> MRMNet:
-    "MRM-Net (`ecgnb.mrm.network.MRMNet`) for `num_classes` outputs and `input_channels` leads, configured by `kwargs`."
-    return MRMNet(MRMConfig(n_classes=num_classes, in_channels=input_channels, **kwargs))
 
 # %% ../../nbs/11_models.zoo.ipynb #c6fa271d
 # parameter counts and state_dict digests of the reference implementations (12 leads, benchmark settings)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.registry import register_model
+
 from .blocks import (BasicBlock, ChannelsFirstLayerNorm, DualAttentionFusion, ECABlock, ECAGate,
                                      MultiKernelBlock, PlainFusion, SEBlock, SEGate, StemStage, eca_kernel_size, n_params)
 from .losses import MutualLoss, bernoulli_kl, softmax_kl
@@ -26,9 +28,9 @@ _all_ = ['StemStage', 'MultiKernelBlock', 'eca_kernel_size', 'ECAGate', 'SEGate'
 
 # %% auto #0
 __all__ = ['MRMConfig', 'MRMOutput', 'Branch', 'Head', 'FusedHead', 'MRMNet', 'mrm_logits', 'grad_param_count', 'layer_summary',
-           'StemStage', 'MultiKernelBlock', 'eca_kernel_size', 'ECAGate', 'SEGate', 'BasicBlock', 'ECABlock', 'SEBlock',
-           'n_params', 'ChannelsFirstLayerNorm', 'DualAttentionFusion', 'PlainFusion', 'softmax_kl', 'bernoulli_kl',
-           'MutualLoss', 'released_key', 'load_released_weights']
+           'mrmnet', 'StemStage', 'MultiKernelBlock', 'eca_kernel_size', 'ECAGate', 'SEGate', 'BasicBlock', 'ECABlock',
+           'SEBlock', 'n_params', 'ChannelsFirstLayerNorm', 'DualAttentionFusion', 'PlainFusion', 'softmax_kl',
+           'bernoulli_kl', 'MutualLoss', 'released_key', 'load_released_weights']
 
 # %% ../../nbs/10_mrm.network.ipynb #918017f1
 _CHOICES = dict(eca_gate=('sigmoid', 'hard_sigmoid'), mutual=('end', 'stages'), branches=('both', 'high', 'low'),
@@ -254,3 +256,12 @@ def layer_summary(model: nn.Module, x: torch.Tensor, depth: int = 2):
             for k, c in kids: visit(f'{name}.{k}' if name else k, c, level + 1)
     visit('', model, 0)
     return pd.DataFrame(rows)
+
+# %% ../../nbs/10_mrm.network.ipynb #66620699
+@register_model('mrmnet')
+def mrmnet(num_classes: int, # number of outputs K
+           input_channels: int = 12, # number of leads C
+           **kwargs, # `MRMConfig` fields, e.g. width=8, branches='high'
+          ) -> MRMNet:
+    "MRM-Net for `num_classes` outputs and `input_channels` leads, configured by `kwargs` (`MRMConfig` fields)."
+    return MRMNet(MRMConfig(n_classes=num_classes, in_channels=input_channels, **kwargs))
