@@ -206,7 +206,7 @@ def cache_is_valid(
 def _die_with_parent(ppid: int):
     "Process-pool initializer: end this worker as soon as the process that started the build is gone (even SIGKILLed)."
     if sys.platform.startswith('linux'):
-        try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG: the kernel kills us
+        try: ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))      # PR_SET_PDEATHSIG: the kernel kills us
         except Exception: pass
     if os.getppid() != ppid: os._exit(1)                                   # the parent died before that line
     def watch():                                                           # other systems (and a safety net): poll
