@@ -113,9 +113,8 @@ def parse_wfdb_header(
     return dict(name=rec[0], n_sig=n_sig, fs=fs, sig_len=sig_len, signals=sigs, comments=comments)
 
 # %% ../../nbs/01a_data.records.ipynb #9572773d
-def _read_fast(base: Path, hea: Path):
-    "Signals of a simple record (one format-16 file, no skew/frames) via np.fromfile; None means 'use wfdb'."
-    h = parse_wfdb_header(hea.read_text(errors='replace'))
+def _read_fast(base: Path, hea: Path, h: dict | None):
+    "Signals of a simple record (one format-16 file, no skew/frames; `h` its parsed header) via np.fromfile; None means 'use wfdb'."
     if h is None or not h['sig_len'] or h['n_sig'] == 0: return None
     ss = h['signals']
     if any(s['fmt'] != '16' or s['file'] != ss[0]['file'] or s['offset'] != ss[0]['offset'] or s['gain'] == 0
@@ -134,9 +133,8 @@ def _read_fast(base: Path, hea: Path):
 
 _BYTES_PER_SAMPLE = {'8': 1, '80': 1, '16': 2, '61': 2, '160': 2, '24': 3, '32': 4}   # formats of a fixed width
 
-def _check_sizes(hea: Path):
-    "Raise unless each signal file holds exactly offset + n_samples x its signals x bytes per sample (fixed-width formats)."
-    h = parse_wfdb_header(hea.read_text(errors='replace'))
+def _check_sizes(hea: Path, h: dict | None):
+    "Raise unless each signal file of header `h` holds exactly offset + n_samples x its signals x bytes per sample (fixed-width formats)."
     if h is None or not h['sig_len']: return                        # unusual header: wfdb's own checks only
     by_file = {}
     for s in h['signals']: by_file.setdefault(s['file'], []).append(s)
@@ -156,8 +154,9 @@ def _check_sizes(hea: Path):
 def _read_signals(base: Path, hea: Path, engine: str):
     "(sig [T, C] physical units, signal names, fs) by the fast path or wfdb; every failure is an `ECGDataError`."
     try:
-        _check_sizes(hea)
-        got = _read_fast(base, hea) if engine in ('auto', 'fast') else None
+        h = parse_wfdb_header(hea.read_text(errors='replace'))
+        _check_sizes(hea, h)
+        got = _read_fast(base, hea, h) if engine in ('auto', 'fast') else None
         if got is None:
             if engine == 'fast': raise ValueError("header is not a simple single-file format-16 record; use engine='wfdb'")
             rec = wfdb.rdrecord(str(base), return_res=32)
