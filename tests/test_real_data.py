@@ -285,7 +285,7 @@ def test_zzu_pediatric_records_through_load_zzu(real, tmp_path):
     from ecgnb.data.core import resample
     from ecgnb.data.zzu import load_zzu
     root = zzu_release_folder(real, tmp_path / 'ZZU-pECG')
-    d = load_zzu(root, fs=100, seconds=10, labels='findings', cache_dir=tmp_path / 'cache',
+    d = load_zzu(root, fs=100, seconds=10, task='findings', cache_dir=tmp_path / 'cache',
                  split_file=tmp_path / 'split.csv', n_workers=1)
     recs = pd.read_csv(real / 'zzu_pecg_23' / 'records.csv')
     assert len(d) == 23 and d.X.shape == (23, 12, 1000) and d.mask.all()

@@ -148,3 +148,69 @@ def test_corrupt_files_are_a_clear_error(r, cut, damage):
                 read_wfdb(rec, engine=engine)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ headers that disagree with their signal file
+WIDTH = {'16': 2, '24': 3, '32': 4, '80': 1}                            # bytes per sample of the fixed-width formats
+
+
+@st.composite
+def lies(draw):
+    "One or two ways a header can disagree with its .dat: sample count, signal count, format, byte offset."
+    kinds = draw(st.lists(st.sampled_from(['sig_len', 'drop_sig', 'add_sig', 'format', 'offset']),
+                          min_size=1, max_size=2, unique=True))
+    return dict(kinds=kinds, dlen=draw(st.integers(-60, 60).filter(bool)), ndrop=draw(st.integers(1, 3)),
+                fmt=draw(st.sampled_from(sorted(WIDTH))), doff=draw(st.sampled_from([-2, 1, 2, 3, 4, 24, 48])))
+
+
+def lie(hea: Path, l: dict):
+    "Rewrite `hea` as `l` says (keeping its comments and odd spacing out of the way)."
+    lines = [s for s in hea.read_text().splitlines() if s.strip() and not s.lstrip().startswith('#')]
+    head, sigs = lines[0].split(), [s.split() for s in lines[1:]]
+    for k in l['kinds']:
+        if k == 'sig_len': head[3] = str(max(1, int(head[3]) + l['dlen']))
+        elif k == 'drop_sig' and len(sigs) > 1: sigs = sigs[:max(1, len(sigs) - l['ndrop'])]
+        elif k == 'add_sig': sigs = sigs + [sigs[-1][:8] + ['V6' if sigs[-1][8] != 'V6' else 'V5']]
+        elif k in ('format', 'offset'):
+            for s in sigs:
+                fmt, _, off = s[1].partition('+')
+                fmt = l['fmt'] if k == 'format' else fmt
+                off = max(0, int(off or 0) + l['doff']) if k == 'offset' else int(off or 0)
+                s[1] = fmt + (f'+{off}' if off else '')
+    head[1] = str(len(sigs))
+    hea.write_text('\n'.join([' '.join(head)] + [' '.join(s) for s in sigs]) + '\n')
+    return int(head[3]), sigs
+
+
+@settings(max_examples=80, deadline=5000, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(r=records(), l=lies())
+def test_header_that_disagrees_with_its_signal_file(r, l):
+    """A header whose sample count, signal count, format or byte offset does not match its .dat: read_wfdb returns
+    what wfdb.rdrecord returns for that header, or an ECGDataError naming the header -- and when the file's size is
+    not what the header describes (an 11-signal header over a 12-lead file), it always refuses, in both engines."""
+    r = dict(r, fmt=r['fmt'] if r['fmt'] in WIDTH else '16', odd=r['odd'] - {'no_len', 'counter'})
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        rec = write(tmp, r)
+        sig_len, sigs = lie(tmp / 'rec.hea', l)
+        offs = {int(s[1].partition('+')[2] or 0) for s in sigs}
+        widths = {WIDTH[s[1].partition('+')[0]] for s in sigs}
+        described = offs.pop() + sig_len * len(sigs) * widths.pop()              # every signal shares fmt/offset
+        size_ok = (tmp / 'rec.dat').stat().st_size == described
+        try: want = expected(rec)
+        except Exception: want = None                                         # wfdb itself cannot read it
+        for engine in ('auto', 'wfdb'):
+            try: got = read_wfdb(rec, engine=engine)
+            except ECGDataError as e:
+                assert 'rec.hea' in str(e)
+                continue
+            assert size_ok, f'{engine}: a signal file of the wrong size was read ({l})'
+            assert want is not None
+            np.testing.assert_array_equal(got[1], want[1])
+            np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=1e-6 * np.abs(want[0]).max(initial=1))
+        if not size_ok:                                                          # and the message says why
+            with pytest.raises(ECGDataError, match=r'rec\.hea.*(truncated|more than the header describes)'):
+                read_wfdb(rec)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

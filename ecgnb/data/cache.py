@@ -6,10 +6,15 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 import uuid
 import warnings
@@ -22,7 +27,7 @@ from ..core import atomic_write, progress
 from .records import ECGDataError
 
 # %% auto #0
-__all__ = ['CACHE_VERSION', 'CACHE_DTYPES', 'F16_LIMIT', 'ScaledArray', 'ECGCache', 'pid_alive', 'remove_stale_temps',
+__all__ = ['CACHE_VERSION', 'CACHE_DTYPES', 'F16_LIMIT', 'VERIFY', 'ScaledArray', 'ECGCache', 'pid_alive', 'remove_stale_temps',
            'cache_is_valid', 'build_cache']
 
 # %% ../../nbs/01b_data.cache.ipynb #17611d54
@@ -31,17 +36,26 @@ CACHE_DTYPES = ('int16', 'float16', 'float32')
 F16_LIMIT = 65000.0
 _I16_LIMIT = 32767         # -32768 is left out so that the range is symmetric
 
-def _fingerprint(keys, settings: dict, files: Iterable | None) -> tuple[str, int]:
-    "SHA-256 over the format version, keys, settings and (path, size, mtime_ns) of each file; also the number of files."
+VERIFY = ('stat', 'hash')   # what of each input file enters the fingerprint: size + mtime, or the contents
+
+def _fingerprint(keys, settings: dict, files: Iterable | None, verify: str = 'stat') -> tuple[str, int]:
+    "SHA-256 over the format version, keys, settings and each file's (path, size, mtime_ns) or contents; also the number of files."
+    if verify not in VERIFY: raise ValueError(f'verify must be one of {VERIFY}, got {verify!r}')
     h = hashlib.sha256()
-    h.update(json.dumps({'version': CACHE_VERSION, 'settings': settings}, sort_keys=True, default=str).encode())
+    h.update(json.dumps({'version': CACHE_VERSION, 'settings': settings, 'verify': verify}, sort_keys=True,
+                        default=str).encode())
     h.update('\x00'.join(map(str, keys)).encode())
     n = 0
     for f in (files or []):
-        try: st = os.stat(f)
+        try:
+            st = os.stat(f)
+            if verify == 'hash':
+                with open(f, 'rb') as fh: tag = hashlib.file_digest(fh, 'sha256').hexdigest()
+            else: tag = f'{st.st_size}\x01{st.st_mtime_ns}'
         except FileNotFoundError as e:
-            raise ECGDataError(f'{f}: input file listed for the cache does not exist; check the dataset folder.') from e
-        h.update(f'\x00{f}\x01{st.st_size}\x01{st.st_mtime_ns}'.encode())
+            raise ECGDataError(f'{f}: input file listed for the cache does not exist; check the dataset folder '
+                               '(a deleted or renamed record: restore it or re-download the dataset).') from e
+        h.update(f'\x00{f}\x01{tag}'.encode())
         n += 1
     return h.hexdigest(), n
 
@@ -123,8 +137,8 @@ def _encode(k, sig, dtype: str, gain: float, overflow: str):
     if over.any():
         if overflow == 'error':
             rng_ = f'|{lim / gain:g}| mV (int16 at gain {gain:g})' if dtype == 'int16' else f'|{F16_LIMIT:g}| (float16)'
-            raise ECGDataError(f"record {k!r}: {int(over.sum())} samples exceed {rng_}. Is it in mV? Convert units, "
-                               "use dtype='float32', or overflow='clip'.")
+            raise ECGDataError(f"record {k!r}: {int(over.sum())} samples exceed {rng_}. Is it in mV? Convert the "
+                               "record's units, or store the cache as dtype='float32' (no range limit).")
         x = np.clip(x, -lim, lim)
     return x.astype(dtype), int(over.sum())
 
@@ -189,6 +203,17 @@ def cache_is_valid(
     return fingerprint is None or c.fingerprint == fingerprint
 
 # %% ../../nbs/01b_data.cache.ipynb #583b9782
+def _die_with_parent(ppid: int):
+    "Process-pool initializer: end this worker as soon as the process that started the build is gone (even SIGKILLed)."
+    if sys.platform.startswith('linux'):
+        try: ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))      # PR_SET_PDEATHSIG: the kernel kills us
+        except Exception: pass
+    if os.getppid() != ppid: os._exit(1)                                   # the parent died before that line
+    def watch():                                                           # other systems (and a safety net): poll
+        while os.getppid() == ppid: time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name='ecgnb-parent-watch').start()
+
 def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
     "Fill X.npy in `tmp` chunk by chunk (sequentially or in a pool); return (mask, n_clipped, extras)."
     N, n_leads = len(keys), args[1]
@@ -202,8 +227,10 @@ def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
     if n_workers <= 1 or len(chunks) <= 1:
         for s, ks in chunks: take(s, _fill_rows(tmp/'X.npy', s, ks, *args))
     else:
-        Pool = cf.ProcessPoolExecutor if executor == 'process' else cf.ThreadPoolExecutor
-        with Pool(max_workers=n_workers) as ex:
+        if executor == 'process':
+            ex_ = cf.ProcessPoolExecutor(max_workers=n_workers, initializer=_die_with_parent, initargs=(os.getpid(),))
+        else: ex_ = cf.ThreadPoolExecutor(max_workers=n_workers)
+        with ex_ as ex:
             futs = {ex.submit(_fill_rows, tmp/'X.npy', s, ks, *args): s for s, ks in chunks}
             try:
                 for fut in cf.as_completed(futs): take(futs[fut], fut.result())
@@ -212,6 +239,29 @@ def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
                 raise
     bar.close()
     return mask, n_clip, extras
+
+def _allocate(tmp: Path, cache_dir: Path, shape, dtype: str):
+    "Create X.npy in `tmp` with its blocks reserved on disk, after checking the free space (so a full disk is an error now, not a SIGBUS later)."
+    need = int(np.prod(shape)) * np.dtype(dtype).itemsize + 4096
+    free = shutil.disk_usage(tmp).free
+    if free < need + (16 << 20):
+        raise ECGDataError(f'{cache_dir}: the cache needs {need / 2**30:.2f} GiB but {tmp.parent} has only '
+                           f'{free / 2**30:.2f} GiB free. Free some space, or pass cache_dir= a folder on a larger disk '
+                           '(or set ECGNB_DATA to move every cache).')
+    X = np.lib.format.open_memmap(tmp/'X.npy', mode='w+', dtype=dtype, shape=shape)
+    del X                                                                # workers open it themselves
+    if hasattr(os, 'posix_fallocate'):
+        with open(tmp/'X.npy', 'r+b') as f:
+            try: os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS): raise   # a file system without it
+
+def _no_space(e: BaseException, cache_dir: Path) -> BaseException:
+    "An `ECGDataError` naming the folder for a full disk (ENOSPC/EDQUOT); any other error as it is."
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ECGDataError(f'{cache_dir}: the disk filled up while the cache was written ({e}); the partial cache was '
+                            'deleted. Free some space, or pass cache_dir= a folder on a larger disk.')
+    return e
 
 def _publish(tmp: Path, cache_dir: Path, fp: str):
     "Rename the finished `tmp` into `cache_dir`, moving an old cache aside first; a concurrent winner is kept."
@@ -239,13 +289,14 @@ def build_cache(
     dtype: str = 'int16',  # storage: 'int16' (ADC counts with `gain`), 'float16' or 'float32'
     n_workers: int | None = None,  # parallel readers (default min(4, cpu_count))
     settings: dict | None = None,  # what else defines the content (rate, leads...): part of the fingerprint
-    files: Iterable | None = None,  # input files whose path, size and mtime enter the fingerprint
+    files: Iterable | None = None,  # every input file: its path and (see `verify`) size + mtime or contents enter the fingerprint
     executor: str = 'process',  # 'process' or 'thread' pool
     overflow: str = 'error',  # beyond the storage range: 'error' or 'clip' (counted in the manifest)
     chunksize: int = 256,  # records per task
     force: bool = False,  # rebuild even if a valid cache exists
     desc: str | None = None,  # progress-bar label
     gain: float = 1000.0,  # int16 counts per mV (1000: 1 µV steps, range ±32.767 mV)
+    verify: str = 'stat',  # how `files` are fingerprinted: 'stat' (size + mtime) or 'hash' (contents; archival runs)
 ) -> ECGCache:
     "Read every key with `reader` into a memory-mapped cache at `cache_dir` (atomic; reused while its fingerprint holds)."
     if dtype not in CACHE_DTYPES: raise ValueError(f'dtype must be one of {CACHE_DTYPES}, got {dtype!r}')
@@ -257,7 +308,7 @@ def build_cache(
     if len(set(keys)) != len(keys): raise ECGDataError(f'{cache_dir}: duplicate keys given to build_cache.')
     gain = float(gain) if dtype == 'int16' else 1.0
     settings = dict(settings or {}, n_leads=int(n_leads), n_samples=int(n_samples), dtype=dtype, overflow=overflow, gain=gain)
-    fp, n_files = _fingerprint(keys, settings, files)
+    fp, n_files = _fingerprint(keys, settings, files, verify)
     if not force and cache_is_valid(cache_dir, fp): return ECGCache(cache_dir)
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(cache_dir.parent, f'.{cache_dir.name}.tmp-')
@@ -265,8 +316,7 @@ def build_cache(
     tmp.mkdir()
     t0, N = time.time(), len(keys)
     try:
-        X = np.lib.format.open_memmap(tmp/'X.npy', mode='w+', dtype=dtype, shape=(N, n_leads, n_samples))
-        del X                                                    # workers open it themselves
+        _allocate(tmp, cache_dir, (N, n_leads, n_samples), dtype)
         n_workers = n_workers if n_workers is not None else min(4, os.cpu_count() or 1)
         mask, n_clip, extras = _fill_all(tmp, keys, (reader, n_leads, n_samples, overflow, dtype, gain), chunksize,
                                          n_workers, executor, desc or f'caching {cache_dir.name}')
@@ -279,9 +329,11 @@ def build_cache(
                         build_seconds=round(time.time() - t0, 3), created=time.strftime('%Y-%m-%dT%H:%M:%S'))
         with atomic_write(tmp/'manifest.json') as f: json.dump(manifest, f, indent=1, default=str)
         _publish(tmp, cache_dir, fp)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        err = _no_space(e, cache_dir)
+        if err is e: raise
+        raise err from e
     for attempt in range(20):                           # a concurrent build may be swapping in its copy right now
         try: return ECGCache(cache_dir)
         except (FileNotFoundError, ECGDataError):

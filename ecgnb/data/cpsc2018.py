@@ -93,6 +93,24 @@ def detect_cpsc_form(path) -> str:
 # %% ../../nbs/03_data.cpsc2018.ipynb #933c6e31
 REFERENCE_COLUMNS = ['Recording', 'First_label', 'Second_label', 'Third_label']
 
+def _check_duplicates(ref: pd.DataFrame):
+    "A recording listed twice: an error if the rows' labels differ, a warning naming it if they repeat within one file."
+    cols = REFERENCE_COLUMNS[1:]
+    lab = ref[cols].fillna('').astype(str).apply(lambda c: c.str.strip()).agg('|'.join, axis=1)
+    dup = ref.Recording.duplicated(keep=False)
+    if not dup.any(): return
+    d = pd.DataFrame({'rec': ref.Recording, 'lab': lab, 'file': ref._file})[dup.to_numpy()]
+    clash = d.groupby('rec').lab.nunique()
+    clash = clash[clash > 1].index.tolist()
+    if clash:
+        r = d[d.rec == clash[0]]
+        raise ECGDataError(f'{sorted(set(d.file))[0]}: {len(clash)} recording(s) are listed more than once with different '
+                           f'labels, e.g. {clash[0]} ({r.lab.tolist()} in {r.file.tolist()}). Keep one row per recording.')
+    within = d[d.duplicated(['rec', 'file'], keep='first')]
+    if len(within):
+        warnings.warn(f'{within.file.iloc[0]}: {within.rec.nunique()} recording(s) are listed more than once (same '
+                      f'labels; the first row is used), e.g. {sorted(set(within.rec))[:5]}.')
+
 def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, first row per record kept)
                    ) -> pd.DataFrame:
     "`REFERENCE.csv` (a path or a list of paths) -> `record`, `labels` (class names, in file order), `first_label`."
@@ -106,6 +124,7 @@ def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, fi
         frames.append(df.assign(_file=str(r)))
     ref = pd.concat(frames)
     ref['Recording'] = ref.Recording.str.strip()
+    _check_duplicates(ref)
     ref = ref.drop_duplicates('Recording')
     labels = []
     for rec, f, *vals in ref[['Recording', '_file'] + REFERENCE_COLUMNS[1:]].itertuples(index=False):
@@ -142,7 +161,7 @@ def _original_labels(root: Path, reference=None):
 
 def _cinc_labels(root: Path, strict: bool):
     "Records (relative keys) and label lists of the CinC form from the '# Dx' header lines."
-    keys, recs, labels, ages, sexes, skipped = [], [], [], [], [], []
+    keys, recs, labels, ages, sexes, skipped, partial = [], [], [], [], [], [], {}
     ignored = collections.Counter()
     for hea in sorted(root.rglob('*.hea')):
         h = read_cinc_header(hea)
@@ -153,12 +172,12 @@ def _cinc_labels(root: Path, strict: bool):
             elif strict:
                 raise ECGDataError(f'{hea}: Dx code {c} is not one of the nine CPSC2018 classes {CPSC_SNOMED}. '
                                    'Pass strict=False to ignore such codes.')
-            else: ignored[c] += 1
+            else: ignored[c] += 1; partial.setdefault(hea.stem, []).append(c)
         labs = sorted(set(labs), key=CPSC_CLASSES.index)
-        if not labs: skipped.append(hea.stem); continue
+        if not labs: partial.pop(hea.stem, None); skipped.append(hea.stem); continue
         keys.append(str(hea.relative_to(root).with_suffix(''))); recs.append(hea.stem); labels.append(labs)
         ages.append(h['age']); sexes.append(h['sex'])
-    return keys, recs, labels, ages, sexes, skipped, dict(ignored)
+    return keys, recs, labels, ages, sexes, skipped, dict(ignored), partial
 
 # %% ../../nbs/03_data.cpsc2018.ipynb #d3629eca
 AGE_BANDS = [0, 20, 40, 60, 80]          # the benchmark's <20, 20-40, 40-60, 60-80, >=80
@@ -258,6 +277,24 @@ def _cpsc_reader(key, root, form, fs, n_samples, policy, leads):
 # %% ../../nbs/03_data.cpsc2018.ipynb #e0bda51d
 SPLITS = ('asset', 'stratify')
 
+def _partial_note(partial: dict) -> str:
+    "The records that kept other labels beside an ignored code (that code's class counts as negative there), named."
+    if not partial: return ''
+    eg = ', '.join(f'{r} ({",".join(c)})' for r, c in list(partial.items())[:5])
+    return (f'. {len(partial)} record(s) keep only their other labels, so the ignored code is a negative there: {eg}. '
+            'If a code is a typo, fix the header; strict=True makes such codes an error.')
+
+def _short_records(root: Path, meta: pd.DataFrame, min_seconds) -> np.ndarray:
+    "Records shorter than `min_seconds` (left out of the splits, named in a warning)."
+    if min_seconds is None: return np.zeros(len(meta), bool)
+    short = meta.duration_s.to_numpy() < min_seconds
+    if short.any():
+        eg = [f'{r} ({d:g} s)' for r, d in zip(meta.record[short][:5], meta.duration_s[short][:5])]
+        warnings.warn(f'{root}: {int(short.sum())} record(s) are shorter than min_seconds={min_seconds:g} s and are left '
+                      f'out of the splits (their window would be mostly padding), e.g. {eg}. Pass min_seconds=None '
+                      'to keep them.')
+    return short
+
 def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
     "Folds of `recs`: an explicit split file, else the shipped asset where it covers, else stratified (and saved)."
     recs = np.asarray(recs, dtype=object)
@@ -291,6 +328,8 @@ def load_cpsc2018(path,                        # the CPSC2018 folder, either pub
                   dtype: str = 'int16',        # cache storage: int16 counts (1 µV), float16 or float32
                   executor: str = 'process',   # 'process' | 'thread' workers
                   seed: int = 0,               # seed of the stratified folds (not of the shipped asset)
+                  min_seconds: float | None = 6.0,  # shorter records are left out of the splits (6 s: the shortest in the release)
+                  verify: str = 'stat',        # cache fingerprint of the input files: 'stat' (size + mtime) or 'hash'
                   ) -> LabeledECG:
     "CPSC2018 (original release or CinC 2020 form, auto-detected) as a `LabeledECG` with 9 classes and folds 1-8/9/10."
     if window not in WINDOWS: raise ValueError(f'window must be one of {list(WINDOWS)}, got {window!r}')
@@ -306,11 +345,12 @@ def load_cpsc2018(path,                        # the CPSC2018 folder, either pub
         info.update(skipped_no_label=unlabeled, ignored_codes={})
         files = [root/(k + '.mat') for k in keys] + ([Path(reference)] if reference else [])
     else:
-        keys, recs, labels, ages, sexes, skipped, ignored = _cinc_labels(root, strict)
+        keys, recs, labels, ages, sexes, skipped, ignored, partial = _cinc_labels(root, strict)
         firsts = [None] * len(recs)
         if skipped: warnings.warn(f'{root}: {len(skipped)} record(s) have no CPSC2018 Dx code and are skipped, e.g. {skipped[:3]}')
-        if ignored: warnings.warn(f'{root}: ignored {sum(ignored.values())} Dx code(s) outside the nine CPSC classes: {ignored}')
-        info.update(skipped_no_label=skipped, ignored_codes=ignored)
+        if ignored: warnings.warn(f'{root}: ignored {sum(ignored.values())} Dx code(s) outside the nine CPSC classes: {ignored}'
+                                  + _partial_note(partial))
+        info.update(skipped_no_label=skipped, ignored_codes=ignored, records_with_ignored_codes=partial)
         files = [root/(k + e) for k in keys for e in ('.hea', '.mat')]
     if not keys: raise ECGDataError(f'{root}: no labelled CPSC2018 record found.')
     n_samples = int(round(seconds * fs))
@@ -321,7 +361,7 @@ def load_cpsc2018(path,                        # the CPSC2018 folder, either pub
                                policy=WINDOWS[window], leads=leads)
     cache = build_cache(cache_dir, keys, reader, len(leads), n_samples, dtype=dtype, n_workers=n_workers,
                         settings=dict(dataset='cpsc2018', form=form, fs=fs, seconds=seconds, window=window, leads=leads),
-                        files=files, executor=executor, desc=f'CPSC2018 {form}')
+                        files=files, executor=executor, desc=f'CPSC2018 {form}', verify=verify)
     ex = pd.DataFrame(cache.extras)
     if form == 'cinc': ex['age'], ex['sex'] = ages, sexes
     Y = labels_matrix(labels)
@@ -331,7 +371,8 @@ def load_cpsc2018(path,                        # the CPSC2018 folder, either pub
                          'labels': labels, 'first_label': firsts, 'n_samples_raw': ex.n_samples_raw.values,
                          'duration_s': ex.n_samples_raw.values / 500.0, 'fold': folds})
     meta['split'] = np.where(meta.fold <= 8, 'train', np.where(meta.fold == 9, 'valid', 'test'))
-    splits = {s: np.where(meta.split.values == s)[0] for s in ('train', 'valid', 'test')}
-    info.update(sinfo, cache=str(cache_dir))
+    short = _short_records(root, meta, min_seconds)
+    splits = {s: np.where((meta.split.values == s) & ~short)[0] for s in ('train', 'valid', 'test')}
+    info.update(sinfo, cache=str(cache_dir), min_seconds=min_seconds, dropped_short=meta.record[short].tolist())
     return LabeledECG(cache.X, Y, list(CPSC_CLASSES), meta, splits, fs=float(fs), leads=leads, mask=cache.mask,
                       name=f'cpsc2018-{form}', info=info)

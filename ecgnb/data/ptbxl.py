@@ -8,13 +8,14 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..core import data_root
-from .records import ECGDataError, LEADS12, wfdb_reader
+from .records import ECGDataError, LEADS12, read_wfdb, renamed_kwargs
 from .cache import build_cache
 from .core import LabeledECG
 
@@ -38,8 +39,19 @@ def _check_columns(df, required, path):
     if miss: raise ECGDataError(f'{path}: missing column(s) {miss}. Is this the PTB-XL file, unmodified?')
 
 # %% ../../nbs/02_data.ptbxl.ipynb #d492c9bb
-def read_ptbxl_database(path) -> pd.DataFrame:
-    "`ptbxl_database.csv` (folder or file) indexed by `ecg_id`, with `scp_codes` parsed into dicts."
+def _check_folds(p, df, folds):
+    "Raise unless every `strat_fold` is an integer in `folds` (lowest, highest); name the file, the ecg_id and the value."
+    lo, hi = folds
+    f = pd.to_numeric(df.strat_fold, errors='coerce')
+    bad = ~(f.notna() & (f == f.round()) & (f >= lo) & (f <= hi))
+    if bad.any():
+        i = df.index[bad.to_numpy()][0]
+        raise ECGDataError(f'{p}: ecg_id {i}: strat_fold is {df.strat_fold[i]!r}, not an integer fold {lo}-{hi} '
+                           f'({int(bad.sum())} such row(s)). Restore the column from the PhysioNet download; a '
+                           'fold outside the range would silently move the record into another split.')
+
+def read_ptbxl_database(path, folds=(1, 10)) -> pd.DataFrame:
+    "`ptbxl_database.csv` (folder or file) indexed by `ecg_id`, with `scp_codes` parsed into dicts and `strat_fold` checked against `folds` (lowest, highest)."
     p = _csv_path(path, 'ptbxl_database.csv')
     df = pd.read_csv(p)
     _check_columns(df, ['ecg_id'] + DB_REQUIRED, p)
@@ -52,7 +64,8 @@ def read_ptbxl_database(path) -> pd.DataFrame:
         except (ValueError, SyntaxError) as e:
             raise ECGDataError(f'{p}: ecg_id {i}: cannot parse scp_codes {s!r} ({e}); expected e.g. "{{\'NORM\': 100.0}}".') from e
     df['scp_codes'] = [parse(i, s) for i, s in zip(df.index, df.scp_codes)]
-    df['strat_fold'] = df.strat_fold.astype(int)
+    _check_folds(p, df, folds)
+    df['strat_fold'] = pd.to_numeric(df.strat_fold).astype(int)
     return df
 
 # %% ../../nbs/02_data.ptbxl.ipynb #64f9d000
@@ -98,18 +111,48 @@ def aggregate_labels(db: pd.DataFrame, statements: pd.DataFrame, task: str = 'su
 
 # %% ../../nbs/02_data.ptbxl.ipynb #e914f43c
 def _ptbxl_reader(key, root, leads, fs, src_fs, n_samples):
-    "Cache reader for one PTB-XL record (picklable)."
-    return wfdb_reader(str(Path(root)/key), leads=leads, fs=fs if fs != src_fs else None, n_samples=n_samples,
-                       policy='crop', fs_expected=src_fs)
+    "Cache reader for one PTB-XL record (picklable): every record is 10 s, so a shorter one is damaged."
+    p = Path(root)/key
+    sig, mask, _ = read_wfdb(p, leads=leads, fs=fs if fs != src_fs else None, fs_expected=src_fs)
+    if sig.shape[1] < n_samples:
+        raise ECGDataError(f'{p}.hea: {sig.shape[1]} samples at {fs:g} Hz, but every PTB-XL record is 10 s '
+                           f'({n_samples} samples): the header or signal file is damaged. Re-download the record, or '
+                           'remove its row from ptbxl_database.csv.')
+    return sig[:, :n_samples], mask
 
-def load_ptbxl(path, task: str = 'superdiagnostic', fs: int = 100, min_samples: int = 0, cache_dir=None,
-               n_workers: int | None = None, leads=LEADS12, dtype: str = 'int16', executor: str = 'process') -> LabeledECG:
+def _missing_leads(root: Path, keys, leads, mask, require_leads: bool):
+    "Warn once (or raise with `require_leads`) when records lack a requested lead (zero-filled, mask False)."
+    rows = np.flatnonzero(~mask.all(1))
+    if not len(rows): return
+    i = int(rows[0])
+    gone = [l for l, m in zip(leads, mask[i]) if not m]
+    msg = (f'{root}: {len(rows)} of {len(keys)} record(s) lack requested lead(s), zero-filled with mask False; e.g. '
+           f'{root/keys[i]}.hea has no {gone} (a missing or renamed signal line).')
+    if require_leads: raise ECGDataError(msg + ' Repair or re-download those records (or pass leads= without them).')
+    warnings.warn(msg + ' Pass require_leads=True to make this an error.')
+
+def load_ptbxl(
+    path,  # the PTB-XL folder (ptbxl_database.csv, scp_statements.csv, records100/, records500/)
+    task: str = 'superdiagnostic',  # one of `PTBXL_TASKS`
+    fs: float = 100,  # sampling rate of the returned signals (Hz): 100 reads records100, others records500
+    min_count: int = 1,  # keep classes with at least this many records (the benchmark's min_samples + 1)
+    cache_dir=None,  # cache folder (default under `data_root()/cache`)
+    n_workers: int | None = None,  # parallel readers of the cache build
+    leads=LEADS12,  # leads to load, by name
+    dtype: str = 'int16',  # cache storage: 'int16' (1 µV counts), 'float16' or 'float32'
+    executor: str = 'process',  # 'process' or 'thread' workers
+    require_leads: bool = False,  # a record without one of `leads` is an error (default: a warning, zeros, mask False)
+    verify: str = 'stat',  # cache fingerprint of the input files: 'stat' (size + mtime) or 'hash' (contents)
+    **renamed,  # the old name `min_samples=` (deprecated: it warns; min_samples=k is min_count=k+1)
+) -> LabeledECG:
     "PTB-XL at `path` as a `LabeledECG` for `task` (benchmark label rules), folds 1-8 train / 9 valid / 10 test."
+    if 'min_samples' in renamed: renamed['min_samples'] = int(renamed['min_samples']) + 1
+    min_count = renamed_kwargs('load_ptbxl', renamed, dict(min_samples=('min_count', min_count)))['min_count']
     root = Path(path)
     if not root.is_dir(): raise ECGDataError(f'{root}: not a folder. Pass the PTB-XL folder (with ptbxl_database.csv).')
     db = read_ptbxl_database(root)
     statements = read_scp_statements(root)
-    labels, classes = aggregate_labels(db, statements, task, min_samples)
+    labels, classes = aggregate_labels(db, statements, task, min_count - 1)
     src_fs = 100 if fs == 100 else 500
     col = 'filename_lr' if src_fs == 100 else 'filename_hr'
     keys = db[col].astype(str).tolist()
@@ -128,7 +171,8 @@ def load_ptbxl(path, task: str = 'superdiagnostic', fs: int = 100, min_samples: 
     reader = functools.partial(_ptbxl_reader, root=str(root), leads=leads, fs=fs, src_fs=src_fs, n_samples=n_samples)
     cache = build_cache(cache_dir, keys, reader, len(leads), n_samples, dtype=dtype, n_workers=n_workers,
                         settings=dict(dataset='ptbxl', fs=fs, leads=leads, column=col), files=files,
-                        executor=executor, desc=f'PTB-XL {fs:g} Hz')
+                        executor=executor, desc=f'PTB-XL {fs:g} Hz', verify=verify)
+    _missing_leads(root, keys, leads, cache.mask, require_leads)
     Y = np.zeros((len(db), len(classes)), np.uint8)
     ci = {c: j for j, c in enumerate(classes)}
     for r, ls in enumerate(labels):
@@ -142,7 +186,7 @@ def load_ptbxl(path, task: str = 'superdiagnostic', fs: int = 100, min_samples: 
     meta['split'] = np.where(has, split, '')
     meta['labels'] = list(labels)
     splits = {s: np.where(meta.split.values == s)[0] for s in ('train', 'valid', 'test')}
-    info = dict(task=task, min_samples=min_samples, cache=str(cache_dir), n_records=len(db),
+    info = dict(task=task, min_count=min_count, cache=str(cache_dir), n_records=len(db),
                 n_without_label=int((~has).sum()), source=col)
     return LabeledECG(cache.X, Y, classes, meta, splits, fs=float(fs), leads=leads, mask=cache.mask,
                       name=f'ptbxl-{task}', info=info)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
@@ -15,12 +16,27 @@ import wfdb
 from scipy.signal import resample as fft_resample, resample_poly
 
 # %% auto #0
-__all__ = ['LEADS12', 'FIX_POLICIES', 'ECGDataError', 'normalize_lead_name', 'find_real_samples', 'parse_wfdb_header',
-           'read_wfdb', 'resample', 'fix_length', 'wfdb_reader']
+__all__ = ['LEADS12', 'FIX_POLICIES', 'ECGDataError', 'renamed_kwargs', 'normalize_lead_name', 'find_real_samples',
+           'parse_wfdb_header', 'read_wfdb', 'resample', 'fix_length', 'wfdb_reader']
 
 # %% ../../nbs/01a_data.records.ipynb #8b74585f
 class ECGDataError(ValueError):
     "Bad or unexpected ECG input; the message names the file (or record) and the fix."
+
+def renamed_kwargs(
+    func: str,  # the function's name, for the messages
+    given: dict,  # the keyword arguments the function caught with `**renamed`
+    renames: dict,  # old name -> (new name, the new parameter's current value)
+) -> dict:  # new name -> value (the old argument's value where one was passed, else the current value)
+    "Accept the loaders' old parameter names for one release: warn (`DeprecationWarning`) and map them to the new ones."
+    out = {new: cur for new, cur in renames.values()}
+    for old, v in given.items():
+        if old not in renames: raise TypeError(f'{func}() got an unexpected keyword argument {old!r}')
+        new = renames[old][0]
+        warnings.warn(f'{func}({old}=) is deprecated and will be removed in the next release; use {func}({new}=) '
+                      'instead.', DeprecationWarning, stacklevel=3)
+        out[new] = v
+    return out
 
 # %% ../../nbs/01a_data.records.ipynb #ee5e8664
 LEADS12 = ['I', 'II', 'III', 'aVR', 'aVL', 'aVF', 'V1', 'V2', 'V3', 'V4', 'V5', 'V6']
@@ -97,9 +113,8 @@ def parse_wfdb_header(
     return dict(name=rec[0], n_sig=n_sig, fs=fs, sig_len=sig_len, signals=sigs, comments=comments)
 
 # %% ../../nbs/01a_data.records.ipynb #9572773d
-def _read_fast(base: Path, hea: Path):
-    "Signals of a simple record (one format-16 file, no skew/frames) via np.fromfile; None means 'use wfdb'."
-    h = parse_wfdb_header(hea.read_text(errors='replace'))
+def _read_fast(base: Path, hea: Path, h: dict | None):
+    "Signals of a simple record (one format-16 file, no skew/frames; `h` its parsed header) via np.fromfile; None means 'use wfdb'."
     if h is None or not h['sig_len'] or h['n_sig'] == 0: return None
     ss = h['signals']
     if any(s['fmt'] != '16' or s['file'] != ss[0]['file'] or s['offset'] != ss[0]['offset'] or s['gain'] == 0
@@ -116,10 +131,32 @@ def _read_fast(base: Path, hea: Path):
     sig[d == -32768] = np.nan                                       # WFDB's invalid-sample code for format 16
     return sig, [s['name'] for s in ss], h['fs']
 
+_BYTES_PER_SAMPLE = {'8': 1, '80': 1, '16': 2, '61': 2, '160': 2, '24': 3, '32': 4}   # formats of a fixed width
+
+def _check_sizes(hea: Path, h: dict | None):
+    "Raise unless each signal file of header `h` holds exactly offset + n_samples x its signals x bytes per sample (fixed-width formats)."
+    if h is None or not h['sig_len']: return                        # unusual header: wfdb's own checks only
+    by_file = {}
+    for s in h['signals']: by_file.setdefault(s['file'], []).append(s)
+    for name, ss in by_file.items():
+        fmts, offs = {s['fmt'] for s in ss}, {s['offset'] for s in ss}
+        if len(fmts) != 1 or len(offs) != 1 or ss[0]['fmt'] not in _BYTES_PER_SAMPLE: continue
+        f = hea.parent/name
+        if not f.exists(): raise FileNotFoundError(str(f))
+        bps, off = _BYTES_PER_SAMPLE[ss[0]['fmt']], ss[0]['offset']
+        want, have = off + h['sig_len'] * len(ss) * bps, f.stat().st_size
+        if have != want:
+            what = 'truncated file' if have < want else 'the file holds more than the header describes'
+            raise ValueError(f"{f} has {have} bytes but the header describes {want} ({len(ss)} signals x {h['sig_len']} "
+                             f"samples x {bps} bytes, format {ss[0]['fmt']}, + {off} byte offset): {what}; the header's "
+                             "signal count, length or format does not match the signal file")
+
 def _read_signals(base: Path, hea: Path, engine: str):
     "(sig [T, C] physical units, signal names, fs) by the fast path or wfdb; every failure is an `ECGDataError`."
     try:
-        got = _read_fast(base, hea) if engine in ('auto', 'fast') else None
+        h = parse_wfdb_header(hea.read_text(errors='replace'))
+        _check_sizes(hea, h)
+        got = _read_fast(base, hea, h) if engine in ('auto', 'fast') else None
         if got is None:
             if engine == 'fast': raise ValueError("header is not a simple single-file format-16 record; use engine='wfdb'")
             rec = wfdb.rdrecord(str(base), return_res=32)
@@ -167,8 +204,9 @@ def read_wfdb(
     want = [normalize_lead_name(l) for l in leads]
     sig, sig_names, rfs = _read_signals(base, hea, engine)
     if fs_expected is not None and not np.isclose(rfs, fs_expected):
-        raise ECGDataError(f"{hea}: sampling rate is {rfs:g} Hz but {float(fs_expected):g} Hz was expected. "
-                           "Point the loader at the folder of the right rate or pass the matching fs.")
+        raise ECGDataError(f"{hea}: sampling rate is {rfs:g} Hz but this dataset's records are {float(fs_expected):g} Hz. "
+                           "The record is not from this release or the folder is the wrong one (PTB-XL: records100 "
+                           "holds 100 Hz, records500 500 Hz); point the loader at the dataset's own folder.")
     out, mask = _pick_leads(hea, sig, sig_names, want)
     if fs is not None and not np.isclose(fs, rfs):
         out, rfs = resample(out, rfs, fs), float(fs)
@@ -223,5 +261,7 @@ def wfdb_reader(
 ):  # (sig float32 [C, n_samples], mask bool [C])
     "A picklable `reader(key)` for `build_cache` (use with `functools.partial`): `read_wfdb` then `fix_length`."
     sig, mask, _ = read_wfdb(path, leads=leads, fs=fs, fs_expected=fs_expected, engine=engine)
-    if n_samples is not None: sig = fix_length(sig, n_samples, policy)
+    if n_samples is not None:
+        try: sig = fix_length(sig, n_samples, policy)
+        except ECGDataError as e: raise ECGDataError(f'{_record_base(path)}.hea: {e}') from e
     return sig, mask

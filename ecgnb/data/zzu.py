@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import atomic_write, data_root
-from .records import LEADS12, ECGDataError, fix_length, normalize_lead_name, read_wfdb, resample
+from .records import LEADS12, ECGDataError, fix_length, normalize_lead_name, read_wfdb, renamed_kwargs, resample
 from .cache import build_cache
 from .core import LabeledECG, stratified_group_split
 from .labels import all_labels, map_labels
@@ -37,7 +37,7 @@ def patient_split(
     seed: int = 0,  # shuffles patients within strata and breaks ties
 ) -> np.ndarray:  # 'train'/'valid'/'test' per row
     "Split name ('train'/'valid'/'test') per row, keeping each patient in one split; stratified on the rarest label per patient."
-    patients = np.asarray([str(p) for p in patients])
+    patients = np.asarray([str(p).strip().upper() for p in patients])      # 'p00007' is patient 'P00007'
     r = np.asarray(ratios, float)
     if r.shape != (3,) or (r < 0).any() or r.sum() <= 0: raise ValueError(f'ratios must be 3 non-negative numbers, got {ratios}')
     labels = [[] for _ in patients] if labels is None else [list(l) for l in labels]
@@ -88,7 +88,7 @@ def load_or_make_split(
 
 # %% ../../nbs/04_data.zzu.ipynb #5bfd12f5
 class ZZUWindowReader:
-    "Picklable `reader(key)` for `build_cache`: key 'Child_ecg/.../Pxxxxx_Eyy|start|n_leads' -> (sig [C, T] mV at fs, mask [C])."
+    "Picklable `reader(key)` for `build_cache`: key 'Child_ecg/.../Pxxxxx_Eyy|start|n_leads[|n_samples]' -> (sig [C, T] mV at fs, mask [C])."
     def __init__(self,
                  root,  # the dataset folder
                  fs: float = 100,  # output rate (Hz)
@@ -100,9 +100,9 @@ class ZZUWindowReader:
         self._last = None                                 # the windows of one record come in a row: read it once
 
     def __call__(self, key: str):
-        "Read window `key` by lead name, check fs and lead count, crop/pad at 500 Hz, resample to `fs`."
-        rel, start, n_leads = key.rsplit('|', 2)
-        start, n_leads = int(start), int(n_leads)
+        "Read window `key` by lead name, check fs, lead count and length, crop/pad at 500 Hz, resample to `fs`."
+        rel, *nums = key.split('|')
+        start, n_leads, n_csv = int(nums[0]), int(nums[1]), (int(nums[2]) if len(nums) > 2 else None)
         base = Path(self.root)/rel
         if self._last is not None and self._last[0] == rel: sig, mask = self._last[1:]
         else:
@@ -112,6 +112,11 @@ class ZZUWindowReader:
             raise ECGDataError(f'{base}.hea: header has {int(mask.sum())} of the 12 standard leads '
                                f'({[l for l, m in zip(LEADS12, mask) if m]}) but AttributesDictionary.csv says Lead={n_leads}. '
                                'Check the lead names in the header.')
+        if n_csv is not None and sig.shape[1] != n_csv:
+            raise ECGDataError(f'{base}.hea: the record has {sig.shape[1]} samples ({sig.shape[1] / ZZU_FS:g} s) but '
+                               f'AttributesDictionary.csv gives Sampling_point {n_csv} ({n_csv / ZZU_FS:g} s). Correct '
+                               'that row of AttributesDictionary.csv (or re-download the record): durations, n_valid '
+                               'and min_seconds filtering depend on it.')
         if start >= sig.shape[1]:
             raise ECGDataError(f'{base}.hea: window at sample {start} but the record has only {sig.shape[1]} samples; '
                                'Sampling_point in AttributesDictionary.csv disagrees with the header.')
@@ -171,7 +176,7 @@ def _known_classes(root: Path, labels: str, classes, vocab) -> list:
         dis = read_disease_codes(root)
         known = set(dis.icd10 if labels == 'disease' else dis.group)
     bad = [c for c in classes if c not in known]
-    if bad: raise ECGDataError(f'unknown class(es) {bad} for labels={labels!r}; see read_ecg_codes/read_disease_codes '
+    if bad: raise ECGDataError(f'unknown class(es) {bad} for task={labels!r}; see read_ecg_codes/read_disease_codes '
                                'or ecgnb.data.labels.all_labels().')
     return classes
 
@@ -210,8 +215,8 @@ def load_zzu(
     path,  # the dataset folder (AttributesDictionary.csv, ECGCode.csv, DiseaseCode.csv, Child_ecg/)
     fs: float = 100,  # sampling rate of the returned signals (Hz)
     seconds: float = 10,  # window length (s)
-    labels: str = 'findings',  # task: 'findings', 'disease', 'disease_group' or 'shared'
-    windows: str = 'first',  # 'first' window of each record or 'all' non-overlapping windows
+    task: str = 'findings',  # task: 'findings', 'disease', 'disease_group' or 'shared' (was `labels`)
+    window: str = 'first',  # 'first' window of each record or 'all' non-overlapping windows (was `windows`)
     leads: Sequence[str] = LEADS12,  # leads to load, by name
     classes: Sequence[str] | None = None,  # the classes (default: every class with `min_count`+ records)
     min_count: int = 1,  # minimum positive records of a default class
@@ -228,10 +233,15 @@ def load_zzu(
     cache_dir=None,  # cache folder (default under `data_root()/cache`)
     dtype: str = 'int16',  # cache storage: 'int16' (1 µV counts), 'float16' or 'float32'
     n_workers: int | None = None,  # parallel readers of the cache build
+    executor: str = 'process',  # 'process' or 'thread' workers
+    verify: str = 'stat',  # cache fingerprint of the input files: 'stat' (size + mtime) or 'hash' (contents)
+    **renamed,  # the old names `labels=` and `windows=` (deprecated: they warn)
 ) -> LabeledECG:
     "ZZU-pECG at `path` as a `LabeledECG`: lead mask, windows at `fs`, patient-level 8:1:1 split, age groups."
-    if labels not in ZZU_TASKS: raise ValueError(f'labels must be one of {ZZU_TASKS}, got {labels!r}')
-    if windows not in ('first', 'all'): raise ValueError(f"windows must be 'first' or 'all', got {windows!r}")
+    r_ = renamed_kwargs('load_zzu', renamed, dict(labels=('task', task), windows=('window', window)))
+    labels, windows = r_['task'], r_['window']
+    if labels not in ZZU_TASKS: raise ValueError(f'task must be one of {ZZU_TASKS}, got {labels!r}')
+    if windows not in ('first', 'all'): raise ValueError(f"window must be 'first' or 'all', got {windows!r}")
     if missing not in ('raise', 'skip'): raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
     root, leads = Path(path).expanduser().resolve(), [normalize_lead_name(l) for l in leads]
     meta = read_zzu_metadata(root, columns=columns, modifiers=modifiers, unknown=unknown)
@@ -246,14 +256,15 @@ def load_zzu(
     win = int(round(seconds * ZZU_FS))
     n_win = np.ones(len(meta), int) if windows == 'first' else np.maximum(1, meta.n_samples.to_numpy() // win)
     rows, widx = np.repeat(np.arange(len(meta)), n_win), np.concatenate([np.arange(n) for n in n_win])
-    keys = [f'{meta.path[i]}|{w * win}|{meta.n_leads[i]}' for i, w in zip(rows, widx)]
-    settings = dict(dataset='zzu-pecg', fs=fs, seconds=seconds, leads=leads, windows=windows, root=str(root))
+    keys = [f'{meta.path[i]}|{w * win}|{meta.n_leads[i]}|{meta.n_samples[i]}' for i, w in zip(rows, widx)]
+    settings = dict(dataset='zzu-pecg', fs=fs, seconds=seconds, leads=leads, window=windows, root=str(root))
     if cache_dir is None:                                 # one folder per settings and record selection
         h = hashlib.sha1((json.dumps(settings, sort_keys=True) + '\n'.join(keys)).encode()).hexdigest()[:10]
         cache_dir = data_root()/'cache'/f'zzu_{int(fs)}hz_{h}'
     cache = build_cache(cache_dir, keys, ZZUWindowReader(root, fs, seconds, leads), n_leads=len(leads),
                         n_samples=int(round(seconds * fs)), dtype=dtype, n_workers=n_workers, settings=settings,
-                        files=[root/f'{p}.hea' for p in meta.path], desc='ZZU-pECG')
+                        files=[root/f'{p}{e}' for p in meta.path for e in ('.hea', '.dat')], desc='ZZU-pECG',
+                        executor=executor, verify=verify)
     m = _window_meta(meta, rows, widx, seconds, fs, win, split, vocab, cache.X, saturation_mv)
     report['n_saturated_samples'] = int(m.saturated.sum())
     use = ~m.saturated.to_numpy() if drop_saturated else np.ones(len(m), bool)

@@ -242,7 +242,7 @@ def read_zzu_metadata(
     icd = [parse_code_list(v) for v in raw[cols['icd10']]]
     diseases = [[c for c in codes if c in group_of] for codes in icd]
     df = pd.DataFrame(dict(
-        record=ids.to_numpy(), patient=raw[cols['patient']].str.strip().to_numpy(), path=fn.to_numpy(),
+        record=ids.to_numpy(), patient=raw[cols['patient']].str.strip().str.upper().to_numpy(), path=fn.to_numpy(),
         age_days=age, age_years=age / 365.25, age_group=age_group(age), sex=sex.fillna('').to_numpy(),
         n_leads=_int_column(f, raw, ids, cols['n_leads'], 'n_leads'),
         n_samples=_int_column(f, raw, ids, cols['n_samples'], 'n_samples')))
