@@ -22,6 +22,7 @@ from ..data.core import ECGDataError, Standardizer
 from ..data.records import LEADS12, fix_length, read_wfdb, resample
 from ..data.cpsc2018 import read_cpsc_mat, WINDOWS
 from ..metrics import binarize
+from ..viz.ecg_paper import plot_ecg
 from ..training.checkpoint import CheckpointError, load_checkpoint
 from .experiment import ExperimentConfig, build_experiment_model, predictor
 
@@ -160,7 +161,6 @@ def predict_windows(run: TrainedRun, # the loaded run
 def _figure(sig, fs, leads, name, positive, probs, path):
     "One ECG-paper figure of the record as read, titled with its positive labels; saved to `path`."
     import matplotlib.pyplot as plt
-    from ecgnb.viz.ecg_paper import plot_ecg
     fig = plot_ecg(sig, fs, leads=leads, title=f"{name}: {', '.join(positive) if positive else 'no label above its threshold'}",
                    predictions=probs)
     fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
