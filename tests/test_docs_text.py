@@ -14,6 +14,7 @@ import tokenize
 import pytest
 
 from conftest import NBS, ROOT
+from executed import code_stamp
 
 NOTEBOOKS = sorted(p for p in NBS.glob('*.ipynb') if not p.name.startswith('_'))
 PAGES = [ROOT / 'README.md', ROOT / 'DEVELOPING.md', ROOT / 'CHANGELOG.md']   # reader-facing text files
@@ -83,7 +84,9 @@ def _text_sources():
     yield from ((p.name, p.read_text()) for p in PAGES if p.exists())
     yield from ((p.name, _markdown(p)) for p in NOTEBOOKS)
     for i, md in enumerate(_index_tables()): yield f'index.ipynb (generated table {i + 1})', md
-    for p in sorted((ROOT / '_executed').glob('*.ipynb')):     # executed copies (the site's pages), when present
+    stamp = code_stamp()
+    for p in sorted((ROOT / '_executed').glob('*.ipynb')):     # current executed copies (the site's pages)
+        if json.loads(p.read_text())['metadata'].get('ecgnb_executed', {}).get('code_stamp') != stamp: continue
         md = [o['data']['text/markdown'] for c in _cells(p) for o in c.get('outputs', [])
               if 'text/markdown' in o.get('data', {})]
         yield f'_executed/{p.name}', '\n\n'.join(''.join(m) if isinstance(m, list) else m for m in md)
@@ -226,3 +229,29 @@ def test_changelog_old_names_existed_in_0_1_0():
             if not re.search(rf'^(def|class)\s+{re.escape(rest[0])}\b|^{re.escape(rest[0])}\s*[:=]', src, re.M):
                 bad.append(f'{old}: {rest[0]} not defined in 0.1.0 {f}')
     assert not bad, 'CHANGELOG.md: old names that 0.1.0 did not have:\n' + '\n'.join(bad)
+
+
+# --------------------------------------------------------------------------------------- CITATION.cff and NOTICE
+def test_citation_cff():
+    "CITATION.cff parses, has CFF 1.2.0's required keys, and cites the two papers and three datasets ecgnb implements."
+    import yaml
+    cff = yaml.safe_load((ROOT / 'CITATION.cff').read_text())
+    assert cff['cff-version'] == '1.2.0' and cff['message'] and cff['title'] and cff['authors']
+    from configparser import ConfigParser
+    ini = ConfigParser(); ini.read(ROOT / 'settings.ini')
+    assert str(cff['version']) == ini['DEFAULT']['version'], 'CITATION.cff version differs from settings.ini'
+    refs = cff['references']
+    assert all(r.get('title') and r.get('authors') and r.get('type') for r in refs)
+    ids = ' '.join(str(r.get('doi', '')) + ' ' + ' '.join(i['value'] for i in r.get('identifiers', [])) for r in refs)
+    for want in ('arXiv:2406.16928', 'arXiv:2605.00647', '10.1038/s41597-020-0495-6', '10.1038/s41597-025-05225-z'):
+        assert want in ids, f'CITATION.cff does not cite {want}'
+    assert any('Electrocardiogram Rhythm and Morphology' in r['title'] for r in refs), 'CPSC2018 missing'
+
+
+def test_notice_names_every_third_party_asset():
+    "NOTICE names each shipped file that comes from (or derives from) a dataset, with its licence."
+    notice = (ROOT / 'NOTICE').read_text()
+    for f in sorted((ROOT / 'ecgnb' / 'assets').glob('zzu_*.csv')) + [ROOT / 'ecgnb/assets/label_space.csv',
+                                                                      ROOT / 'ecgnb/assets/cpsc2018_folds.csv']:
+        assert f'ecgnb/assets/{f.name}' in notice, f'NOTICE does not name ecgnb/assets/{f.name}'
+    assert 'CC BY 4.0' in notice and '10.6084/m9.figshare.27078763' in notice
