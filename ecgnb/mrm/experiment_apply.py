@@ -24,7 +24,8 @@ from ..data.cpsc2018 import read_cpsc_mat, WINDOWS
 from ..metrics import binarize
 from ..viz.ecg_paper import plot_ecg
 from ..training.checkpoint import CheckpointError, load_checkpoint
-from .experiment import ExperimentConfig, build_experiment_model, predictor
+from ..training.predict import default_predict
+from .experiment import ALL_WINDOWS_MAX_S, ExperimentConfig, build_experiment_model, predictor
 
 # %% auto #0
 __all__ = ['RECORD_SECONDS', 'MODEL_KEYS', 'TrainedRun', 'load_run', 'read_record', 'prepare_record', 'predict_windows',
@@ -141,7 +142,7 @@ def prepare_record(sig, # [C, T] in mV
     x = resample(sig, fs, run.fs)
     n = int(round(RECORD_SECONDS * run.fs))
     if run.cfg.window == 'all':
-        k = max(1, x.shape[1] // n)
+        k = min(max(1, x.shape[1] // n), int(ALL_WINDOWS_MAX_S // RECORD_SECONDS))   # as load_data reads them
         w = np.stack([fix_length(x[:, i * n:(i + 1) * n], n, 'pad') for i in range(k)])
     else: w = fix_length(x, n, WINDOWS[run.cfg.window])[None]
     return (run.standardizer(w) if run.standardizer is not None else w).astype(np.float32)
@@ -153,7 +154,7 @@ def predict_windows(run: TrainedRun, # the loaded run
                    ) -> np.ndarray:
     "The record's probabilities [K]: its windows' probabilities aggregated as the run did ('mean' or 'max')."
     dev = next(run.model.parameters()).device
-    logits = (predictor(run.cfg) or (lambda o: o))(run.model(torch.from_numpy(x).to(dev)))
+    logits = (predictor(run.cfg) or default_predict)(run.model(torch.from_numpy(x).to(dev)))
     p = torch.sigmoid(logits.float()).cpu().numpy()
     return p.max(0) if run.cfg.aggregate == 'max' else p.mean(0)
 
