@@ -8,8 +8,8 @@ the build executes whatever notebook has no current executed copy first.
 Every page fails the test on: a JavaScript error (uncaught exception or console error), a failed request or an
 HTTP error for a resource of the site, a broken internal link (file or #anchor; nbdev's links to the published
 site are resolved against the local build), a broken image, maths left as raw TeX (or a page whose notebook has
-maths but shows no MathML), an experiment page (a papermill notebook) without figures, or any page showing fewer
-figures than its executed notebook made.
+maths but shows no MathML), a table with a header and no rows, an experiment page (a papermill notebook) without
+figures, or any page showing fewer figures than its executed notebook made.
 """
 import functools
 import http.server
@@ -175,6 +175,9 @@ _PAGE_JS = """() => {
     images: Array.from(document.images).map(i => [i.currentSrc || i.src, i.complete, i.naturalWidth]),
     figures: Array.from(main.querySelectorAll('.cell-output-display img')).filter(i => i.naturalWidth > 0).length,
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+    emptyTables: Array.from(main.querySelectorAll('table'))
+                      .filter(t => t.querySelector('th') && !t.querySelector('td'))
+                      .map(t => (t.querySelector('tr') || t).innerText.slice(0, 80)),
   };
 }"""
 
@@ -212,6 +215,7 @@ def test_site_pages_in_a_browser(site, server):
             tex = sorted({m.group(0) for m in _RAW_TEX.finditer(info['text'])})
             if tex: errs.append(f'maths left as raw TeX: {tex[:5]}')
             if info['rawMathSpans']: errs.append(f'maths not converted to MathML: {info["rawMathSpans"][:3]}')
+            errs += [f'table with a header and no rows: {h!r}' for h in info['emptyTables']]
             counts[rel] = info['figures']
             nb_path = sources.get(path)
             if nb_path is not None:

@@ -42,7 +42,7 @@ class MethodSpec:
     knowledge: bool = True      # PEACE: knowledge injection in training (needs `text`; False: descriptor queries only)
     residual_pool: bool = True  # PEACE: LQN logits + a pooled linear path, query path zero at init (False: paper's head)
     positives: str = 'any'      # PEACE: LSBC positive rule, 'any' | 'jaccard' | 'freq' (no positives from labels on > 30 % of training records)
-    paper: str | None = None    # row name in the paper's tables (papers.md §5), if any
+    paper: str | None = None    # row name in the paper's tables (chapter 36a, `PAPER_AUC`), if any
 
     def __post_init__(self):
         bad = [f'family {self.family!r} not in {FAMILIES}'] * (self.family not in FAMILIES)

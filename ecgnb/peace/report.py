@@ -59,7 +59,7 @@ def paired_vs(runs: pd.DataFrame, ref: str = 'peace', metric: str = 'auc') -> pd
     return pd.DataFrame(out)
 
 # %% ../../nbs/36a_peace.report.ipynb #a3b8f337
-PAPER_AUC = {   # v2/v3 (papers.md §5): macro-AUC % on ZZU-pECG (zero-shot, 50-shot, full) and PTB-XL (9 labels)
+PAPER_AUC = {   # v2/v3 of arXiv 2605.00647: macro-AUC % on ZZU-pECG (zero-shot, 50-shot, full) and PTB-XL (9 labels)
     'PEACE': (59.39, 81.74, 91.56, 96.90), 'DANN': (49.33, 81.70, 89.67, 96.54), 'MMD': (49.33, None, None, None),
     'MERL': (58.58, 70.65, 80.97, 92.49), 'KED': (57.77, 50.66, None, None),
     'No text branch': (46.01, 66.37, 66.86, None), 'w/o LSBC': (56.23, 77.74, 89.63, None),
