@@ -169,3 +169,45 @@ def test_shell_wrapper_passes_python_and_makes_no_venv(tmp_path):
     r = subprocess.run(['bash', str(ROOT / 'scripts/gpu_smoke.sh'), '--python', str(tmp_path / 'nope'), '--list'],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and 'no such interpreter' in r.stderr
+
+
+# --- scripts/make_gpu_bundle.py (no network: resolution and download are given fakes or only printed) ---------------
+mb = load_script('scripts/make_gpu_bundle.py')
+
+
+def test_bundle_requirements_are_ecgnb_and_the_kernel_stack():
+    reqs = mb.requirements()
+    names = {r.split('>')[0].split('=')[0].split('<')[0] for r in reqs}
+    assert {'torch', 'wfdb', 'neurokit2', 'ipywidgets', 'papermill', 'ipykernel', 'nbformat'} <= names
+    assert not names & {'nbdev', 'jupyterlab', 'playwright', 'pytest', 'sentence-transformers'}
+
+
+def test_parse_report_refuses_the_torch_stack():
+    rep = dict(install=[dict(metadata=dict(name='WFDB', version='4.3.1')), dict(metadata=dict(name='ecgnb', version='0.2.0')),
+                        dict(metadata=dict(name='jupyter_client', version='8.10.0'))])
+    assert mb.parse_report(rep) == [('jupyter-client', '8.10.0'), ('wfdb', '4.3.1')]
+    rep['install'].append(dict(metadata=dict(name='nvidia-cublas', version='13.1.0.3')))
+    with pytest.raises(ValueError, match='must not be bundled'): mb.parse_report(rep)
+
+
+def test_committed_list_and_download_command(tmp_path):
+    pins = mb.read_list()
+    names = {n for n, _ in pins}
+    assert {'wfdb', 'neurokit2', 'papermill', 'ipykernel', 'nbformat', 'nbclient', 'jupyter-client'} <= names
+    assert not any(mb.NEVER.match(n) for n in names)
+    assert not names & {'numpy', 'pandas', 'scipy', 'scikit-learn', 'matplotlib', 'tqdm', 'pyyaml'}  # preinstalled
+    cmd = mb.download_command(pins, tmp_path, python='py')
+    assert cmd[:4] == ['py', '-m', 'pip', 'download'] and '--no-deps' in cmd and '--only-binary=:all:' in cmd
+    assert cmd[cmd.index('--python-version') + 1] == '3.12' and 'manylinux2014_x86_64' in cmd
+    (tmp_path / 'bad.txt').write_text('wfdb>=4\n')
+    with pytest.raises(ValueError, match='NAME==VERSION'): mb.read_list(tmp_path / 'bad.txt')
+
+
+def test_check_bundle_size_and_completeness(tmp_path):
+    pins = [('jupyter-client', '8.10.0')]
+    with pytest.raises(ValueError, match='no wheel .* for jupyter-client'): mb.check_bundle(tmp_path, pins)
+    (tmp_path / 'jupyter_client-8.10.0-py3-none-any.whl').write_bytes(b'x' * 2**20)
+    assert mb.check_bundle(tmp_path, pins) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match='over the 0.5 MiB'): mb.check_bundle(tmp_path, pins, limit_mib=0.5)
+    (tmp_path / 'stray-1.0-py3-none-any.whl').write_bytes(b'')
+    with pytest.raises(ValueError, match='not in the list: stray'): mb.check_bundle(tmp_path, pins)
