@@ -86,8 +86,9 @@ def read_list(path: Path = LIST) -> list[tuple[str, str]]:
 
 
 def write_list(pins, path: Path = LIST, python: str = '?'):
-    head = (f'# Wheels of the offline GPU bundle (scripts/make_gpu_bundle.py), resolved by pip in {python}:\n'
-            '# Python 3.12 with only torch 2.11 + numpy pandas scipy scikit-learn matplotlib seaborn tqdm pyyaml '
+    "The pinned list, with a header saying how it was made (`python`: the resolving interpreter's version)."
+    head = ('# Wheels of the offline GPU bundle (python3 scripts/make_gpu_bundle.py), resolved by pip (--resolve-python) in\n'
+            f'# Python {python} with only torch 2.11 + numpy pandas scipy scikit-learn matplotlib seaborn tqdm pyyaml '
             'tensorboard.\n')
     path.write_text(head + ''.join(f'{n}=={v}\n' for n, v in pins))
 
@@ -143,7 +144,9 @@ def main(argv=None) -> int:
         whl = build_wheel(a.out)
         if a.resolve_python:
             pins = resolve(a.resolve_python, whl)
-            write_list(pins, a.list, a.resolve_python)
+            ver = subprocess.run([a.resolve_python, '-c', 'import platform; print(platform.python_version())'],
+                                 capture_output=True, text=True).stdout.strip()
+            write_list(pins, a.list, ver or '?')
             print(f'{len(pins)} packages resolved in {a.resolve_python}; list written to {a.list}')
         pins = read_list(a.list)
         cmd = download_command(pins, a.out)
