@@ -140,7 +140,10 @@ def cuda_build(p: dict, index: str | None = None, settings: Path = ROOT / 'setti
     """(requirement, index URL) of the CUDA build to install: the pinned release with the local tag of the newest CUDA
     build the driver supports ('torch==2.13.0+cu128', from PyTorch's cu128 index). The exact local tag keeps pip from
     taking a '+cpu' wheel of the same release (`torch==2.13.0` alone matches it). `index` overrides the URL."""
-    have = tuple(int(x) for x in (p.get('driver_cuda') or '0.0').split('.')[:2])
+    if not p.get('driver_cuda'):
+        raise ValueError('nvidia-smi shows no "CUDA Version": cannot tell which CUDA build of torch the driver runs; '
+                         'install one yourself and pass --python PY --no-install')
+    have = tuple(int(x) for x in p['driver_cuda'].split('.')[:2])
     tags = [t for v, t in CUDA_TAGS.items() if v <= have]
     if not tags:
         raise ValueError(f"the NVIDIA driver supports CUDA {p.get('driver_cuda') or '?'}, older than every CUDA build "

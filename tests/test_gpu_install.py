@@ -57,6 +57,8 @@ def test_no_install_over_a_cuda_torch_or_without_a_driver():
     assert gs.install_commands(dict(CPU_TORCH, torch=None))[0][-3] == 'torch==2.13.0+cu128'   # no torch at all
     with pytest.raises(ValueError, match='older than every CUDA build'):
         gs.install_commands(dict(CPU_TORCH, driver_cuda='11.8'))
+    with pytest.raises(ValueError, match='no "CUDA Version"'):
+        gs.install_commands(dict(CPU_TORCH, driver_cuda=None))
 
 
 def test_driver_cuda_parses_nvidia_smi(tmp_path):
