@@ -3,11 +3,19 @@
 Unlike the nbdev 2 template this file does not import `pkg_resources`
 (deprecated, and absent from recent setuptools); requirement strings are
 passed through as written.
+
+A built wheel carries the experiment notebooks (every `nbs/*.ipynb` with a
+cell tagged `parameters`, i.e. the papermill notebooks that `ecgnb-run`
+executes) as `ecgnb/notebooks/`, so `ecgnb-run` works from a regular,
+non-editable install; an editable install uses the checkout's `nbs/`.
 """
+import json
+import shutil
 from configparser import ConfigParser
 from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
 
 here = Path(__file__).parent
 config = ConfigParser(delimiters=['='])
@@ -18,6 +26,30 @@ requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
 text_requirements = cfg.get('text_requirements', '').split()
 min_python = cfg['min_python']
+
+
+def experiment_notebooks(nbs: Path = here / 'nbs') -> list[Path]:
+    "The papermill notebooks of `nbs/`: those with a code cell tagged `parameters`."
+    def tagged(path):
+        cells = json.loads(path.read_text(encoding='utf-8')).get('cells', [])
+        return any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells)
+    return sorted(p for p in nbs.glob('*.ipynb') if tagged(p))
+
+
+class BuildWithNotebooks(build_py):
+    "build_py that also copies the experiment notebooks into the built package as ecgnb/notebooks/."
+    def run(self):
+        super().run()
+        if self.editable_mode: return                    # an editable install reads the checkout's nbs/
+        nbs = experiment_notebooks()
+        if not nbs:
+            raise SystemExit(f"setup.py: no experiment notebooks in {here / 'nbs'}: build ecgnb from a checkout "
+                             'or from its sdist (MANIFEST.in ships them)')
+        dest = Path(self.build_lib) / cfg['lib_path'] / 'notebooks'
+        dest.mkdir(parents=True, exist_ok=True)
+        for nb in nbs: shutil.copyfile(nb, dest / nb.name)
+
+
 licenses = {'apache2': 'Apache-2.0'}  # SPDX expression (license classifiers are deprecated)
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
 
@@ -39,9 +71,11 @@ setuptools.setup(
         'Programming Language :: Python :: 3.11',
         'Topic :: Scientific/Engineering :: Medical Science Apps.',
     ],
-    packages=setuptools.find_packages(include=['ecgnb', 'ecgnb.*']),
+    # ecgnb/assets is a data folder: listed as a package so setuptools ships it without its 'importable' warning
+    packages=setuptools.find_packages(include=['ecgnb', 'ecgnb.*']) + ['ecgnb.assets'],
     include_package_data=True,
-    package_data={'ecgnb': ['assets/*']},
+    package_data={'ecgnb.assets': ['*']},
+    cmdclass={'build_py': BuildWithNotebooks},
     install_requires=requirements,
     extras_require={'dev': dev_requirements, 'text': text_requirements},
     python_requires='>=' + min_python,

@@ -6,9 +6,19 @@
     bash scripts/gpu_smoke.sh --only amp-bf16,amp-fp16 --timeout 300
     bash scripts/gpu_smoke.sh --dry-run       # print each check's command, run nothing (works anywhere)
 
-On a machine without CUDA it refuses (exit 3) and says why. On a machine with an NVIDIA driver whose torch is the
-CPU build, it first installs the CUDA build of the pinned torch (`torch==` from settings.ini; `--no-install` refuses
-instead; `ECGNB_TORCH_INDEX` names another package index, e.g. a PyTorch CUDA wheel index).
+On a machine without CUDA it refuses (exit 3) and says why. A torch that already sees CUDA is never replaced. When the
+interpreter has an NVIDIA driver but only a CPU build of torch (or none), it installs the CUDA build of the release the
+project pins (settings.ini `torch_pin`) for the newest CUDA the driver supports, e.g. `torch==2.13.0+cu128` from
+https://download.pytorch.org/whl/cu128 (`ECGNB_TORCH_INDEX` names another index), uninstalling nothing first, and
+probes again; `--no-install` refuses instead.
+
+With an interpreter that already has a CUDA torch (e.g. a machine's preinstalled python3, offline):
+
+    bash scripts/gpu_smoke.sh --python python3 --no-install --site /tmp/ecgnb-site
+
+installs ecgnb and the wheel bundle of `.whl/` (scripts/make_gpu_bundle.sh) into /tmp/ecgnb-site with
+`pip install --no-index --no-deps --target`, leaving that interpreter's torch untouched, and runs the checks with the
+folder on PYTHONPATH.
 
 Each check runs as its own subprocess with a timeout (`--timeout`); a failing check prints FAIL with its reason and
 the rest still run. Peak GPU memory per check is what the check's process reports (torch.cuda.max_memory_allocated)
@@ -75,15 +85,28 @@ def exit_code(results: list[Result]) -> int:
 PROBE = ('import json, torch; c = torch.cuda.is_available(); print(json.dumps(dict(torch=torch.__version__, '
          'cuda_build=torch.version.cuda, available=c, count=torch.cuda.device_count() if c else 0, '
          'name=torch.cuda.get_device_name(0) if c else None)))')
+TORCH_INDEX = 'https://download.pytorch.org/whl/{tag}'   # PyTorch's wheel index of one CUDA build
+CUDA_TAGS = {(13, 0): 'cu130', (12, 8): 'cu128', (12, 6): 'cu126'}   # CUDA builds PyTorch publishes, newest first
+
+
+def driver_cuda(smi: str | None) -> str | None:
+    "The highest CUDA version the NVIDIA driver supports ('12.8'), from nvidia-smi's header; None without a driver."
+    if not smi: return None
+    try: r = subprocess.run([smi], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired): return None
+    m = re.search(r'CUDA Version:\s*(\d+\.\d+)', r.stdout)
+    return m.group(1) if m else None
 
 
 def probe_cuda(python: str = sys.executable) -> dict:
-    "What torch in `python` sees, and whether an NVIDIA driver is installed (nvidia-smi)."
-    out = dict(nvidia_smi=shutil.which('nvidia-smi'), torch=None, cuda_build=None, available=False, count=0, name=None)
+    "What torch in `python` sees, and whether an NVIDIA driver is installed (nvidia-smi) and which CUDA it supports."
+    smi = shutil.which('nvidia-smi')
+    out = dict(python=python, nvidia_smi=smi, driver_cuda=driver_cuda(smi), torch=None, cuda_build=None,
+               available=False, count=0, name=None)
     try:
         r = subprocess.run([python, '-c', PROBE], capture_output=True, text=True, timeout=120)
         out.update(json.loads(r.stdout.strip().splitlines()[-1]) if r.returncode == 0 else dict(error=r.stderr[-500:]))
-    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as e:
+    except (OSError, subprocess.TimeoutExpired, IndexError, json.JSONDecodeError) as e:
         out['error'] = f'{type(e).__name__}: {e}'
     return out
 
@@ -96,26 +119,111 @@ def refusal(p: dict) -> str | None:
                 f"torch {p.get('torch') or '?'} sees no CUDA device). Run it on a machine with an NVIDIA GPU; "
                 'the CPU paths are tested by bash scripts/test.sh.')
     if not p.get('cuda_build'):
-        return (f"gpu_smoke refuses to run: an NVIDIA driver is present but torch {p.get('torch') or '?'} is a CPU "
-                'build; rerun without --no-install to install the CUDA build of the pinned torch.')
+        what = f"torch {p['torch']} is a CPU build" if p.get('torch') else f"{p.get('python', 'python')} has no torch"
+        return (f'gpu_smoke refuses to run: an NVIDIA driver is present but {what}; rerun without --no-install to '
+                'install the CUDA build of the pinned torch, or pass --python PY, an interpreter whose torch sees CUDA.')
     return (f"gpu_smoke refuses to run: torch {p.get('torch')} (CUDA {p.get('cuda_build')}) sees no usable CUDA "
             'device (check nvidia-smi, the driver version and CUDA_VISIBLE_DEVICES). ' + p.get('error', ''))
 
 
 def pinned_torch(settings: Path = ROOT / 'settings.ini') -> str:
-    "The torch requirement settings.ini pins (e.g. 'torch==2.13.0')."
+    "The torch release the project's own environment pins (settings.ini `torch_pin`, as 'torch==2.13.0')."
     cfg = configparser.ConfigParser(interpolation=None); cfg.read(settings)
-    pins = [r for r in cfg['DEFAULT'].get('requirements', '').split() if re.match(r'torch==', r)]
-    if not pins: raise ValueError(f'no torch== pin in {settings}')
-    return pins[0]
+    pin = cfg['DEFAULT'].get('torch_pin', '').strip()
+    if not re.fullmatch(r'\d+(\.\d+)+', pin):
+        raise ValueError(f'no torch_pin = X.Y.Z in {settings} (found {pin!r}); add the torch release scripts/install.sh '
+                         'installs, e.g. torch_pin = 2.13.0')
+    return f'torch=={pin}'
+
+
+def cuda_build(p: dict, index: str | None = None, settings: Path = ROOT / 'settings.ini') -> tuple[str, str]:
+    """(requirement, index URL) of the CUDA build to install: the pinned release with the local tag of the newest CUDA
+    build the driver supports ('torch==2.13.0+cu128', from PyTorch's cu128 index). The exact local tag keeps pip from
+    taking a '+cpu' wheel of the same release (`torch==2.13.0` alone matches it). `index` overrides the URL."""
+    if not p.get('driver_cuda'):
+        raise ValueError('nvidia-smi shows no "CUDA Version": cannot tell which CUDA build of torch the driver runs; '
+                         'install one yourself and pass --python PY --no-install')
+    have = tuple(int(x) for x in p['driver_cuda'].split('.')[:2])
+    tags = [t for v, t in CUDA_TAGS.items() if v <= have]
+    if not tags:
+        raise ValueError(f"the NVIDIA driver supports CUDA {p.get('driver_cuda') or '?'}, older than every CUDA build "
+                         f"of torch this script knows ({', '.join(CUDA_TAGS.values())}); update the driver, or install "
+                         'a CUDA build of torch yourself and pass --python PY --no-install')
+    return f'{pinned_torch(settings)}+{tags[0]}', index or TORCH_INDEX.format(tag=tags[0])
 
 
 def install_commands(p: dict, python: str = sys.executable, index: str | None = None) -> list[list[str]]:
-    "pip commands that replace a CPU build of torch by the CUDA build of the pinned version ([] when not needed)."
-    if p.get('cuda_build') or not p.get('nvidia_smi'): return []
-    extra = ['--index-url', index] if index else []
-    return [[python, '-m', 'pip', 'uninstall', '-y', 'torch'],
-            [python, '-m', 'pip', 'install', '--no-cache-dir', pinned_torch(), *extra]]
+    """pip commands that put a CUDA build of the pinned torch into `python` ([] when not needed or not useful).
+    Never when torch already sees CUDA, never over a CUDA build (a driver or device problem, which reinstalling does
+    not fix), never without an NVIDIA driver. Nothing is uninstalled first: pip replaces a CPU build only once the
+    CUDA wheel has been downloaded and installs, so a failed (e.g. offline) install leaves the old torch in place."""
+    if p.get('available') or p.get('cuda_build') or not p.get('nvidia_smi'): return []
+    req, url = cuda_build(p, index)
+    return [[python, '-m', 'pip', 'install', '--no-cache-dir', req, '--index-url', url]]
+
+
+def install_cuda_torch(p: dict, python: str, probe, index: str | None = None, run=None) -> dict:
+    "Install the CUDA build (saying which, from where), then probe again; the new probe (or `p` when not installed)."
+    run = run or subprocess.run
+    try: cmds = install_commands(p, python=python, index=index)
+    except ValueError as e:
+        print(f'gpu_smoke: {e}', file=sys.stderr); return p
+    if not cmds: return p
+    was = f"torch {p['torch']} (a CPU build)" if p.get('torch') else 'no torch'
+    print(f"gpu_smoke: {python} has {was} and the NVIDIA driver supports CUDA {p.get('driver_cuda') or '?'}: "
+          f'installing {cmds[0][5]} from {cmds[0][-1]}', flush=True)
+    for c in cmds:
+        if run(c).returncode != 0:
+            print(f"gpu_smoke: {' '.join(c)} failed (offline? the old torch is left as it was); install a CUDA build "
+                  'of torch yourself, or pass --python PY --no-install with an interpreter whose torch sees CUDA',
+                  file=sys.stderr)
+            return p
+    q = probe()
+    print(f"gpu_smoke: after the install {python} has torch {q.get('torch')} (CUDA {q.get('cuda_build')}), "
+          f"CUDA device seen: {bool(q.get('available'))}", flush=True)
+    return q
+
+
+# --- an interpreter that already has torch: ecgnb and the offline wheel bundle into a target folder ----------------------
+BUNDLE = ROOT / '.whl'                        # built by scripts/make_gpu_bundle.sh
+
+
+def bundle_command(python: str, wheels: Path, site: Path) -> list[str]:
+    """pip command that installs every wheel of `wheels` (ecgnb's and its dependencies' that `python` lacks) into
+    `site`, offline and without dependencies, so the interpreter's own packages (torch above all) stay untouched."""
+    whls = sorted(wheels.glob('*.whl'))
+    if not whls:
+        raise ValueError(f'no wheels in {wheels}: build the bundle with bash scripts/make_gpu_bundle.sh '
+                         '(on a machine with network), then copy the repository with it')
+    bad = [w.name for w in whls if re.match(r'(torch|nvidia_|triton)[-_]', w.name, re.I)]
+    if bad: raise ValueError(f"{wheels} holds {', '.join(bad)}: the bundle must not replace the interpreter's torch; "
+                             'remove them (scripts/make_gpu_bundle.sh never adds them)')
+    return [python, '-m', 'pip', 'install', '--no-index', '--no-deps', '--upgrade', '--target', str(site),
+            *map(str, whls)]
+
+
+def install_bundle(python: str, wheels: Path, site: Path, run=None) -> None:
+    "Install the bundle into `site` unless the same wheels are there already (a stamp file lists them)."
+    run = run or subprocess.run
+    cmd = bundle_command(python, wheels, site)
+    names = sorted(w.name for w in wheels.glob('*.whl'))
+    stamp = site / '.ecgnb-bundle'
+    if stamp.exists() and stamp.read_text() == '\n'.join(names): return
+    print(f'gpu_smoke: installing the {len(names)} wheels of {wheels} into {site} (--no-index --no-deps; '
+          f'{python} keeps its own torch)', flush=True)
+    if run(cmd).returncode != 0: raise ValueError(f"{' '.join(cmd[:9])} ... failed")
+    stamp.write_text('\n'.join(names))
+
+
+def with_python(cmds: dict[str, list[str]], python: str) -> dict[str, list[str]]:
+    "The checks' commands with this interpreter (what `checks` builds them with) replaced by `python`."
+    return {n: [python if i == 0 and x == sys.executable else x for i, x in enumerate(c)] for n, c in cmds.items()}
+
+
+def check_env(site: Path | None = None, environ=os.environ) -> dict:
+    "The checks' environment: the checkout (and the bundle's target folder) first on PYTHONPATH."
+    path = [str(ROOT), *([str(site)] if site else []), environ.get('PYTHONPATH')]
+    return dict(environ, PYTHONPATH=os.pathsep.join(filter(None, path)), MPLBACKEND='Agg', ECGNB_PROGRESS='0')
 
 
 # --- running one check --------------------------------------------------------------------------------------------------
@@ -276,6 +384,12 @@ def main(argv=None, probe=probe_cuda, runner=run_check) -> int:
     ap.add_argument('--measured', type=Path, default=MEASURED, help='JSON of measured figures to write')
     ap.add_argument('--no-measured', action='store_true', help='write no JSON of measured figures')
     ap.add_argument('--no-install', action='store_true', help='refuse instead of installing the CUDA build of torch')
+    ap.add_argument('--python', default=sys.executable,
+                    help='interpreter that runs the checks, e.g. python3 with a CUDA torch (default: this one)')
+    ap.add_argument('--site', type=Path, help='install ecgnb and the wheels of --wheels into this folder (offline, '
+                    "--no-deps: the interpreter's torch is not touched) and put it on the checks' PYTHONPATH")
+    ap.add_argument('--wheels', type=Path, default=BUNDLE, help='the wheel bundle for --site (default .whl/, built by '
+                    'bash scripts/make_gpu_bundle.sh)')
     ap.add_argument('--workers', type=int, default=4, help='DataLoader workers of the pinned-memory check')
     a = ap.parse_args(argv)
     try: names = select(a.only, a.skip)
@@ -284,28 +398,30 @@ def main(argv=None, probe=probe_cuda, runner=run_check) -> int:
     if a.timeout <= 0:
         print('gpu_smoke: --timeout must be positive', file=sys.stderr); return 2
     out = a.out or ROOT / 'runs' / f"gpu-smoke-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    cmds = checks(out, workers=a.workers)
+    cmds = with_python(checks(out, python=a.python, workers=a.workers), a.python)
     if a.list:
         print('\n'.join(names)); return 0
+    try: bundle = bundle_command(a.python, a.wheels, a.site) if a.site else None
+    except ValueError as e:
+        print(f'gpu_smoke: {e}', file=sys.stderr); return 2
     if a.dry_run:
+        if bundle: print(f'bundle: {" ".join(bundle)}')
         for n in names: print(f'{n}: {" ".join(cmds[n])}')
         return 0
-    p = probe()
-    if not p.get('available') and not a.no_install and install_commands(p):
-        index = os.environ.get('ECGNB_TORCH_INDEX')
-        print(f"gpu_smoke: torch {p.get('torch')} is a CPU build and an NVIDIA driver is present: installing the "
-              f"CUDA build of {pinned_torch()}" + (f' from {index}' if index else ''), flush=True)
-        for c in install_commands(p, index=index):
-            if subprocess.run(c).returncode != 0:
-                print(f'gpu_smoke: {" ".join(c)} failed', file=sys.stderr); return REFUSED
-        p = probe()
+    reprobe = (lambda: probe()) if a.python == sys.executable else (lambda: probe(a.python))
+    p = reprobe()
+    if not p.get('available') and not a.no_install:
+        p = install_cuda_torch(p, a.python, reprobe, index=os.environ.get('ECGNB_TORCH_INDEX'))
     msg = refusal(p)
     if msg:
         print(msg, file=sys.stderr); return REFUSED
+    if a.site:
+        try: install_bundle(a.python, a.wheels, a.site)
+        except ValueError as e:
+            print(f'gpu_smoke: {e}', file=sys.stderr); return REFUSED
     print(f"gpu_smoke: {p.get('name')} x{p.get('count')}, torch {p.get('torch')} (CUDA {p.get('cuda_build')}); "
           f"{len(names)} check(s), up to {a.timeout:.0f} s each; logs in {out}", flush=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])),
-               MPLBACKEND='Agg', ECGNB_PROGRESS='0')
+    env = check_env(a.site)
     results = []
     for n in names:
         r = runner(n, cmds[n], a.timeout, out / 'logs', env=env)

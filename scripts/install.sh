@@ -23,7 +23,8 @@ from packaging.requirements import Requirement
 cfg = configparser.ConfigParser(interpolation=None); cfg.read('settings.ini')
 d = cfg['DEFAULT']
 missing = []
-for spec in (d.get('requirements', '') + ' ' + d.get('dev_requirements', '') + ' ' + d.get('lib_name')).split():
+for spec in (d.get('requirements', '') + ' ' + d.get('dev_requirements', '') + ' ' + d.get('lib_name')
+             + ' torch==' + d.get('torch_pin', '')).split():
     r = Requirement(spec)
     try: v = version(r.name)
     except PackageNotFoundError: missing.append(spec); continue
@@ -42,8 +43,11 @@ if [ "${ECGNB_REUSE_VENV:-0}" = 1 ] && venv_complete; then
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
-# torch first and pinned, so that no dependency can pull a newer (CUDA, several GB) build.
-.venv/bin/python -m pip install -q 'torch==2.13.0'
+# torch first and pinned exactly (settings.ini torch_pin; the package itself accepts a range), so that no dependency
+# can pull a newer (CUDA, several GB) build.
+TORCH_PIN=$(sed -n 's/^torch_pin *= *//p' settings.ini)
+[ -n "$TORCH_PIN" ] || { echo 'settings.ini has no torch_pin = X.Y.Z' >&2; exit 1; }
+.venv/bin/python -m pip install -q "torch==$TORCH_PIN"
 .venv/bin/python -m pip install -q -e '.[dev]'
 .venv/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 echo "ecgnb installed in $(pwd)/.venv ($(.venv/bin/python -c 'import torch, ecgnb; print("ecgnb", ecgnb.__version__, "torch", torch.__version__)'))"
