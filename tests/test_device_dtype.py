@@ -188,3 +188,25 @@ def test_progress_clock_needs_no_device_read_and_resumes():
     assert m2.progress == pytest.approx(0.4)
     m2.reset_clock()
     assert m2.progress == 0.0 and m2.step.item() == 0
+
+
+# ---- a transfer grid made on a GPU is read on a CPU machine
+def test_runner_loads_saved_models_onto_the_cpu(tmp_path, monkeypatch):
+    from ecgnb.peace import runner
+    from ecgnb.peace.methods import method_spec
+    cfg = runner.TransferConfig(width=4)
+    data = SimpleNamespace(classes=list('ABCDE'), E=_E().numpy(), source=SimpleNamespace(X=np.zeros((1, 12, T))),
+                           normal_index=0)
+    spec = method_spec('peace')
+    torch.manual_seed(0)
+    m = runner._build(spec, data, cfg)
+    torch.save(m.state_dict(), tmp_path / 'model.pt')
+    real_load = torch.load
+    def load(f, *a, map_location=None, **k):   # what reading a CUDA-saved file does on a machine without CUDA
+        if map_location is None:
+            raise RuntimeError('Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False.')
+        return real_load(f, *a, map_location=map_location, **k)
+    monkeypatch.setattr(torch, 'load', load)
+    m2 = runner._load_model(spec, data, cfg, tmp_path / 'model.pt')
+    for k, v in m.state_dict().items(): assert torch.equal(v, m2.state_dict()[k]), k
+    assert next(m2.parameters()).device.type == 'cpu'

@@ -196,3 +196,77 @@ def test_ddp_rank_killed_then_resumed(tmp_path):
     ca, cb = _load(ref / 'checkpoints' / 'last.pt'), _load(killed / 'checkpoints' / 'last.pt')
     assert ca['epoch'] == cb['epoch'] == 3 and len(cb['rng']) == 2
     for k in ca['model']: assert torch.equal(ca['model'][k], cb['model'][k]), k
+
+
+# ---- fit on a GPU machine: device per rank, the loss on the device, determinism, TensorBoard (checked on CPU)
+def _toy_loaders():
+    ns = {}
+    exec(COMMON, ns)
+    from ecgnb.training.loop import make_loader
+    return ns, make_loader(ns['toy'](64, 0), 32, shuffle=True, seed=0), make_loader(ns['toy'](40, 1), 64)
+
+
+def test_resolve_device_gives_each_rank_its_gpu(monkeypatch):
+    from ecgnb.training import loop
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setenv('WORLD_SIZE', '2'); monkeypatch.setenv('RANK', '1'); monkeypatch.setenv('LOCAL_RANK', '1')
+    for asked in ('cuda:0', 'cuda', 'auto', torch.device('cuda', 0)):
+        assert loop.resolve_device(asked) == torch.device('cuda', 1), asked
+    assert loop.resolve_device('cpu') == torch.device('cpu')
+    assert loop.resolve_device('cuda:0', distributed=False) == torch.device('cuda', 0)
+    monkeypatch.setenv('WORLD_SIZE', '1'); monkeypatch.setenv('LOCAL_RANK', '0')
+    assert loop.resolve_device('cuda:0') == torch.device('cuda', 0)
+
+
+def test_loader_kwargs_pin_on_cuda_and_keep_workers(monkeypatch):
+    from ecgnb.training.loop import loader_kwargs
+    assert loader_kwargs('cpu', 0) == dict(num_workers=0, pin_memory=False, persistent_workers=False)
+    assert loader_kwargs('cpu', 2)['persistent_workers'] is True
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    assert loader_kwargs('cuda', 4) == dict(num_workers=4, pin_memory=True, persistent_workers=True)
+    with pytest.raises(ValueError, match='num_workers'): loader_kwargs('cpu', -1)
+
+
+def test_fit_moves_the_loss_module_to_the_device():
+    "A loss with a buffer (BCE pos_weight) follows the model to fit's device (here the CPU: the move is recorded)."
+    from ecgnb.training.loop import fit
+    ns, tr, va = _toy_loaders()
+    moved = []
+    class Spy(torch.nn.BCEWithLogitsLoss):
+        def to(self, *a, **k):
+            moved.append(a); return super().to(*a, **k)
+    loss = Spy(pos_weight=torch.full((3,), 2.0))
+    fit(ns['Net'](), loss, tr, va, epochs=1, device='cpu', progress=False, log=None)
+    assert moved == [(torch.device('cpu'),)]
+    from ecgnb.mrm.losses import MutualLoss
+    assert MutualLoss(pos_weight=torch.ones(3)).double().bce.pos_weight.dtype == torch.float64   # a buffer: it moves
+
+
+def test_fit_deterministic_switches_on_for_the_call_only():
+    from ecgnb.training.loop import fit
+    ns, tr, va = _toy_loaders()
+    seen, bce = [], torch.nn.BCEWithLogitsLoss()
+    def loss(out, y):
+        seen.append((torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.deterministic,
+                     os.environ.get('CUBLAS_WORKSPACE_CONFIG')))
+        return bce(out, y)
+    before = torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark, os.environ.get('CUBLAS_WORKSPACE_CONFIG')
+    fit(ns['Net'](), loss, tr, va, epochs=1, device='cpu', progress=False, log=None, deterministic=True)
+    assert seen and all(s[0] and s[1] and s[2] for s in seen)
+    assert (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+            os.environ.get('CUBLAS_WORKSPACE_CONFIG')) == before
+    seen.clear()
+    fit(ns['Net'](), loss, tr, va, epochs=1, device='cpu', progress=False, log=None)
+    assert not any(s[0] for s in seen)
+
+
+def test_fit_writes_tensorboard_events_beside_history(tmp_path):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from ecgnb.training.loop import fit
+    ns, tr, va = _toy_loaders()
+    fit(ns['Net'](), torch.nn.BCEWithLogitsLoss(), tr, va, epochs=2, device='cpu', run_dir=tmp_path, progress=False, log=None)
+    assert (tmp_path / 'history.csv').exists() and list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
+    ea = EventAccumulator(str(tmp_path / 'tensorboard')); ea.Reload()
+    assert {'train_loss', 'valid_loss', 'valid_auc'} <= set(ea.Tags()['scalars'])
+    assert [e.step for e in ea.Scalars('valid_auc')] == [1, 2]
