@@ -210,3 +210,39 @@ def test_runner_loads_saved_models_onto_the_cpu(tmp_path, monkeypatch):
     m2 = runner._load_model(spec, data, cfg, tmp_path / 'model.pt')
     for k, v in m.state_dict().items(): assert torch.equal(v, m2.state_dict()[k]), k
     assert next(m2.parameters()).device.type == 'cpu'
+
+
+# ---- ecgnb's own loaders: pinned memory on CUDA, persistent workers
+class _Stop(Exception): pass
+
+
+@pytest.mark.parametrize('device,workers,pinned', [('cpu', 2, False), ('cuda', 0, True), ('cuda', 3, True)])
+def test_run_experiment_loaders_pin_and_keep_workers(tmp_path, monkeypatch, device, workers, pinned):
+    from ecgnb.mrm import experiment as ex
+    seen = {}
+    def fake_fit(model, loss, train_dl, valid_dl, **kw):
+        seen.update(train=train_dl, valid=valid_dl, device=kw['device']); raise _Stop
+    monkeypatch.setattr(ex, 'fit', fake_fit)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)          # the loader settings only; nothing runs on CUDA
+    cfg = ex.ExperimentConfig(epochs=1, max_per_split=16, num_workers=workers, device=device)
+    data = ex.load_data(cfg, log=lambda *a: None)
+    with pytest.raises(_Stop): ex.run_experiment(cfg, root=tmp_path, data=data, log=lambda *a: None, progress=False)
+    for dl in (seen['train'], seen['valid']):
+        assert (dl.num_workers, dl.pin_memory, dl.persistent_workers) == (workers, pinned, workers > 0)
+
+
+def test_peace_stage_loaders_pin_and_keep_workers(monkeypatch):
+    from ecgnb.peace import methods as pm
+    from ecgnb.peace.methods import Budget, train_stage
+    seen = {}
+    def fake_fit(model, loss, tr, va, **kw):
+        seen.update(tr=tr, va=va, precision=kw['precision']); raise _Stop
+    monkeypatch.setattr(pm, 'fit', fake_fit)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    x, y = _batch(torch.float32)
+    ds = torch.utils.data.TensorDataset(x, y)
+    with pytest.raises(_Stop):
+        train_stage(build_transfer_model('finetune', K, width=4), stage_loss('finetune', 'source'), ds, ds,
+                    Budget(device='cuda', num_workers=2, precision='bf16'))
+    assert seen['precision'] == 'bf16'
+    for dl in (seen['tr'], seen['va']): assert (dl.num_workers, dl.pin_memory, dl.persistent_workers) == (2, True, True)
