@@ -214,7 +214,7 @@ def checks(out: Path, python: str = sys.executable, workers: int = 4) -> dict[st
     return {
         'nb20-mrmnet': _papermill('20_mrmnet_experiment', out, '-p', 'device', 'cuda', '-p', 'precision', 'bf16',
                                   '-p', 'epochs', '1', '-p', 'max_per_split', '64', '-p', 'n_boot', '20',
-                                  '-p', 'min_valid_auc', '0', '-p', 'out_root', str(runs)),
+                                  '-p', 'min_valid_auc', '0', '-p', 'num_workers', '2', '-p', 'out_root', str(runs)),
         'nb21-ablation': _papermill('21_mutual_ablation', out, '-y', f"variants: [{', '.join(NB21_VARIANTS)}]",
                                     '-y', f"seeds: [{', '.join(map(str, NB21_SEEDS))}]",
                                     '-p', 'epochs', '1', '-p', 'max_per_split', '60', '-p', 'width', '4',

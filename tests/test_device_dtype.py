@@ -246,3 +246,11 @@ def test_peace_stage_loaders_pin_and_keep_workers(monkeypatch):
                     Budget(device='cuda', num_workers=2, precision='bf16'))
     assert seen['precision'] == 'bf16'
     for dl in (seen['tr'], seen['va']): assert (dl.num_workers, dl.pin_memory, dl.persistent_workers) == (2, True, True)
+
+
+def test_bench_loader_times_ecgnb_loaders():
+    from conftest import load_script
+    bl = load_script('bench/bench_loader.py')
+    data = bl.cohort(100)
+    r = bl.throughput(data, 0, 256, 'cpu', epochs=1)
+    assert r['records'] == len(data.splits['train']) and r['records_per_s'] > 0 and r['pinned'] is False

@@ -5,7 +5,6 @@
 # %% ../../nbs/13_training.loop.ipynb #6084bf6f
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
@@ -26,8 +25,8 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 from .predict import (autocast_context, maybe_progress, predict_loader, split_loss, to_device, default_predict, dist_info, evaluate_split,
                            init_distributed, is_distributed, make_loader)
 from .checkpoint import (CKPT_FORMAT, CheckpointError, checkpoint_safe, unwrap_model, check_compatible, fingerprint,
-                              get_rng_state, load_checkpoint, model_signature, save_checkpoint, set_rng_state,
-                              struct_diff)
+                              deterministic_algorithms, get_rng_state, load_checkpoint, model_signature,
+                              save_checkpoint, set_rng_state, struct_diff)
 from ..core import (RunDir, jsonable, atomic_write, get_device, git_commit, progress as _progress, seed_everything,
                         seed_worker)
 from ..metrics import aggregate_windows, evaluate, macro_auc, tune_thresholds
@@ -37,10 +36,10 @@ _all_ = ['dist_info', 'is_distributed', 'init_distributed', 'make_loader', 'defa
          'model_signature', 'save_checkpoint', 'set_rng_state', 'struct_diff']   # from ecgnb.training.predict and ecgnb.training.checkpoint
 
 # %% auto #0
-__all__ = ['TrainResult', 'resolve_device', 'loader_kwargs', 'deterministic_algorithms', 'fit', 'evaluate_test', 'plot_history',
-           'dist_info', 'is_distributed', 'init_distributed', 'make_loader', 'default_predict', 'evaluate_split',
-           'CKPT_FORMAT', 'CheckpointError', 'check_compatible', 'fingerprint', 'get_rng_state', 'load_checkpoint',
-           'model_signature', 'save_checkpoint', 'set_rng_state', 'struct_diff']
+__all__ = ['TrainResult', 'resolve_device', 'loader_kwargs', 'fit', 'evaluate_test', 'plot_history', 'dist_info',
+           'is_distributed', 'init_distributed', 'make_loader', 'default_predict', 'evaluate_split', 'CKPT_FORMAT',
+           'CheckpointError', 'check_compatible', 'fingerprint', 'get_rng_state', 'load_checkpoint', 'model_signature',
+           'save_checkpoint', 'set_rng_state', 'struct_diff']
 
 # %% ../../nbs/13_training.loop.ipynb #335d9869
 @dataclass
@@ -121,26 +120,6 @@ def loader_kwargs(device='auto', # where the batches go: pinned host memory pays
     n = int(num_workers)
     if n < 0: raise ValueError(f'num_workers must be >= 0, got {num_workers}')
     return dict(num_workers=n, pin_memory=get_device(device).type == 'cuda', persistent_workers=n > 0)
-
-@contextlib.contextmanager
-def deterministic_algorithms(on: bool = True, # False: a no-op
-                             warn_only: bool = True, # an op without a deterministic version warns (False: raises)
-                            ):
-    "Within the block: torch's deterministic algorithms, cuDNN deterministic (benchmark off), cuBLAS's fixed workspace (`CUBLAS_WORKSPACE_CONFIG`, if not set); the previous settings come back after."
-    if not on:
-        yield
-        return
-    cudnn = torch.backends.cudnn
-    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
-            cudnn.deterministic, cudnn.benchmark, os.environ.get('CUBLAS_WORKSPACE_CONFIG'))
-    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # read when cuBLAS starts: set it before the first CUDA matmul
-    torch.use_deterministic_algorithms(True, warn_only=warn_only)
-    cudnn.deterministic, cudnn.benchmark = True, False
-    try: yield
-    finally:
-        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
-        cudnn.deterministic, cudnn.benchmark = prev[2], prev[3]
-        if prev[4] is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
 
 def _setup(model, train_dl, device, precision, epochs, lr, opt, weight_decay, scheduler, seed, grad_clip, patience,
            config, classes, preprocessing):
