@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import os
 import time
@@ -81,9 +82,9 @@ def _write_history(run: Path, history: list[dict]):
 def _tensorboard(run: Path | None, main: bool):
     "A TensorBoard `SummaryWriter` writing to `run/tensorboard` (rank 0, when the tensorboard package is installed), else None."
     if run is None or not main: return None
-    try: from torch.utils.tensorboard import SummaryWriter
+    try: tb = importlib.import_module('torch.utils.tensorboard')   # optional: raises ImportError without tensorboard
     except ImportError: return None
-    return SummaryWriter(log_dir=str(Path(run)/'tensorboard'))
+    return tb.SummaryWriter(log_dir=str(Path(run)/'tensorboard'))
 
 def _tb_log(tb, row: dict):
     "One history row as TensorBoard scalars at step `epoch` (numbers only)."
