@@ -301,7 +301,7 @@ def run_check(name: str, argv: list[str], timeout: float, log_dir: Path, env: di
     peak = child.get('peak_mib', sampler.delta() if sampler else None)
     if rc is None: status, detail = 'FAIL', f'timed out after {timeout:.0f} s (log: {log_dir / name}.log)'
     elif rc != 0: status, detail = 'FAIL', f'exit {rc}: {_reason(out or "", err or "")} (log: {log_dir / name}.log)'
-    else: status, detail = 'PASS', child.get('detail', '')
+    else: status, detail = ('SKIP' if child.get('status') == 'SKIP' else 'PASS'), child.get('detail', '')  # SKIP: not exercised here
     return Result(name, status, round(secs, 1), None if peak is None else round(float(peak), 1), detail,
                   child.get('data', {}))
 
@@ -312,25 +312,33 @@ def _papermill(nb: str, out_dir: Path, *params: str) -> list[str]:
             str(out_dir / f'{nb}.ipynb'), *params]
 
 
+NB21_VARIANTS, NB21_SEEDS = ('default', 'no_mutual'), (0,)
+SMOKE_RUNS = 1 + len(NB21_VARIANTS) * len(NB21_SEEDS)   # run folders nb20 (one) and nb21 (variant x seed) write before nb22
+
+
 def checks(out: Path, python: str = sys.executable, workers: int = 4) -> dict[str, list[str]]:
     "name -> the command of each check, in the order they run. `out` holds run folders, notebooks and logs."
     runs, child = out / 'runs', [python, str(ROOT / 'scripts' / 'gpu_smoke_checks.py')]
     return {
         'nb20-mrmnet': _papermill('20_mrmnet_experiment', out, '-p', 'device', 'cuda', '-p', 'precision', 'bf16',
                                   '-p', 'epochs', '1', '-p', 'max_per_split', '64', '-p', 'n_boot', '20',
-                                  '-p', 'min_valid_auc', '0', '-p', 'out_root', str(runs)),
-        'nb21-ablation': _papermill('21_mutual_ablation', out, '-y', 'variants: [default, no_mutual]', '-y', 'seeds: [0]',
+                                  '-p', 'min_valid_auc', '0', '-p', 'num_workers', '2', '-p', 'out_root', str(runs)),
+        'nb21-ablation': _papermill('21_mutual_ablation', out, '-y', f"variants: [{', '.join(NB21_VARIANTS)}]",
+                                    '-y', f"seeds: [{', '.join(map(str, NB21_SEEDS))}]",
                                     '-p', 'epochs', '1', '-p', 'max_per_split', '60', '-p', 'width', '4',
                                     '-p', 'device', 'cuda', '-p', 'precision', 'bf16', '-p', 'n_boot', '20',
                                     '-p', 'min_valid_auc', '0', '-p', 'out_root', str(runs)),
-        'nb22-summary': _papermill('22_summary', out, '-p', 'runs_root', str(runs), '-y', 'if_empty: null'),
-        'nb40-alignment': _papermill('40_cross_modal_alignment', out, '-p', 'device', 'cuda', '-p', 'epochs', '1',
+        'nb22-summary': _papermill('22_summary', out, '-p', 'runs_root', str(runs), '-p', 'min_runs', str(SMOKE_RUNS),
+                                   '-p', 'if_empty', 'None'),   # fails unless it summarises the runs nb20/nb21 wrote
+        'nb40-alignment': _papermill('40_cross_modal_alignment', out, '-p', 'device', 'cuda', '-p', 'precision', 'bf16',
+                                     '-p', 'epochs', '1',
                                      '-p', 'max_per_split', '120', '-y', 'seeds: [0]', '-p', 'n_boot', '20',
                                      '-p', 'min_valid_auc', '0', '-p', 'out_root', str(runs)),
         'nb41-transfer': _papermill('41_transfer_experiments', out, '-p', 'methods', 'finetune,peace',
                                     '-p', 'settings', '5-shot', '-p', 'seeds', '0', '-p', 'epochs_source', '1',
                                     '-p', 'epochs_target', '1', '-p', 'max_source_train', '300', '-p', 'n_boot', '20',
-                                    '-p', 'device', 'cuda', '-p', 'check', 'False', '-p', 'out_root', str(runs)),
+                                    '-p', 'device', 'cuda', '-p', 'precision', 'bf16', '-p', 'check', 'False',
+                                    '-p', 'out_root', str(runs)),
         'amp-bf16': [*child, 'amp', '--precision', 'bf16', '--out', str(out / 'amp-bf16')],
         'amp-fp16': [*child, 'amp', '--precision', 'fp16', '--out', str(out / 'amp-fp16')],
         'ddp-nccl-resume': [*child, 'ddp', '--out', str(out / 'ddp')],

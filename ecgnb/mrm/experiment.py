@@ -21,7 +21,7 @@ from ..data.ptbxl import load_ptbxl
 from ..data.synthetic import default_cohort
 from ..models.zoo import MODELS, get_model, count_parameters
 from .network import MRMConfig, MRMNet, MutualLoss, mrm_logits
-from ..training.loop import fit, evaluate_test
+from ..training.loop import fit, evaluate_test, loader_kwargs
 
 # %% auto #0
 __all__ = ['BENCHMARK_AUC', 'MRM_VARIANTS', 'VARIANT_ALIASES', 'WINDOW_POLICIES', 'ALL_WINDOWS_MAX_S', 'MRMVariant',
@@ -267,7 +267,7 @@ def run_experiment(cfg: ExperimentConfig, run: RunDir | None = None, root='runs'
     seed_everything(cfg.seed)
     data = data if data is not None else load_data(cfg, log=log)
     std = None if cfg.standardize == 'none' else cfg.standardize
-    dls = data.dataloaders(batch_size=cfg.batch_size, seed=cfg.seed, num_workers=cfg.num_workers, standardizer=std)
+    dls = data.dataloaders(batch_size=cfg.batch_size, seed=cfg.seed, standardizer=std, **loader_kwargs(cfg.device, cfg.num_workers))
     seed_everything(cfg.seed)
     model = build_experiment_model(cfg, len(data.classes), data.X.shape[1])
     loss = build_loss(cfg)

@@ -5,6 +5,8 @@
 # %% ../../nbs/10a_mrm.losses.ipynb #3104a757
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Sequence
 
 import torch
@@ -12,12 +14,28 @@ import torch.nn.functional as F
 from torch import nn
 
 # %% auto #0
-__all__ = ['softmax_kl', 'bernoulli_kl', 'MutualLoss']
+__all__ = ['upcast', 'autocast_off', 'debug_checks', 'check_values', 'softmax_kl', 'bernoulli_kl', 'MutualLoss']
 
 # %% ../../nbs/10a_mrm.losses.ipynb #44cd7af6
 def _fp(x: torch.Tensor) -> torch.Tensor:
     "Upcast half precision (AMP) to float32 for the loss; float32/float64 pass unchanged."
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+upcast = _fp   # public name: what the PEACE losses use for their similarities
+
+def autocast_off(t: torch.Tensor): # a tensor on the device whose autocast is switched off
+    "Context manager that disables autocast on `t`'s device: what runs inside keeps its inputs' precision (fp32 similarities under bf16/fp16 AMP)."
+    dt = t.device.type
+    return torch.autocast(dt, enabled=False) if dt in ('cpu', 'cuda', 'xpu', 'mps') else contextlib.nullcontext()
+
+def debug_checks() -> bool:
+    "True when `$ECGNB_DEBUG` is set (1/true/yes/on): value checks that would force a host-device sync every step run on accelerators too."
+    return os.environ.get('ECGNB_DEBUG', '').lower() in ('1', 'true', 'yes', 'on')
+
+def check_values(*ts: torch.Tensor) -> bool:
+    "Whether to run data-dependent checks on tensors `ts`: always on CPU/NumPy (cheap, no sync), on accelerators only under `debug_checks()`; never on 'meta'."
+    devs = {t.device.type for t in ts if torch.is_tensor(t)}
+    return 'meta' not in devs and (devs <= {'cpu'} or debug_checks())
 
 def softmax_kl(student: torch.Tensor, # [B, ...] logits or features of the student (flattened from dim 1)
                teacher: torch.Tensor, # same shape: the distribution the student is pulled towards

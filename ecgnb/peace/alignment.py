@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 
 from ..metrics import per_class_auc
+from ..mrm.losses import autocast_off, check_values, upcast
 
 # %% auto #0
 __all__ = ['LAM_OFF', 'label_frequency', 'positive_labels', 'positive_weights', 'lsbc_floor', 'lsbc_loss', 'bernoulli_entropy',
@@ -69,13 +70,16 @@ def positive_weights(Y: torch.Tensor, # [B, K] multi-hot labels
 def lsbc_floor(W: torch.Tensor, # [B, B] positive weights (`positive_weights`)
               ) -> float:
     "Lowest value LSBC can reach with these positives: entropy (nats) of each row's (and column's) positive distribution, averaged as the loss averages."
+    return float(_lsbc_floor(W.double()))
+
+def _lsbc_floor(W: torch.Tensor) -> torch.Tensor:
+    "`lsbc_floor` as a tensor on `W`'s device (no host sync); rows without positives count in neither mean, 0 if none has any."
     def one_way(W):
-        n = W.sum(1); W, n = W[n > 0], n[n > 0]
-        if len(n) == 0: return float('nan')
-        p = W / n[:, None]
-        return float(-(p * torch.log(p.clamp_min(1e-30))).sum(1).mean())
-    a, b = one_way(W.double()), one_way(W.double().T)
-    return 0.0 if math.isnan(a) else 0.5 * (a + b)
+        n = W.sum(1)
+        p = W / n.clamp_min(1e-30)[:, None]
+        valid = (n > 0).to(W.dtype)
+        return (-(p * torch.log(p.clamp_min(1e-30))).sum(1) * valid).sum() / valid.sum().clamp_min(1)
+    return 0.5 * (one_way(W) + one_way(W.T))
 
 def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised here)
               text_emb: torch.Tensor,     # [B, d] text embeddings of the same records
@@ -89,22 +93,26 @@ def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised he
     if ecg_emb.ndim != 2 or ecg_emb.shape != text_emb.shape or Y.ndim != 2 or Y.shape[0] != ecg_emb.shape[0]:
         raise ValueError(f'lsbc_loss needs ecg_emb [B, d], text_emb [B, d], Y [B, K]; got {tuple(ecg_emb.shape)}, '
                          f'{tuple(text_emb.shape)}, {tuple(Y.shape)}')
-    for name, t in (('ecg_emb', ecg_emb), ('text_emb', text_emb)):
-        if not torch.isfinite(t).all(): raise FloatingPointError(f'lsbc_loss: {name} has NaN/inf values')
+    if check_values(ecg_emb, text_emb):         # a device sync: on CPU always, on a GPU with ECGNB_DEBUG=1
+        for name, t in (('ecg_emb', ecg_emb), ('text_emb', text_emb)):
+            if not torch.isfinite(t).all(): raise FloatingPointError(f'lsbc_loss: {name} has NaN/inf values')
     if not torch.is_tensor(tau) and not tau > 0: raise ValueError(f'tau must be > 0, got {tau}')
     if keep is not None:
         keep = torch.as_tensor(keep, device=ecg_emb.device).bool()
         if keep.shape != (len(Y),): raise ValueError(f'keep must be [B={len(Y)}], got {tuple(keep.shape)}')
-        ecg_emb, text_emb, Y = ecg_emb[keep], text_emb[keep], Y[keep]
-    S = F.normalize(ecg_emb, dim=-1) @ F.normalize(text_emb, dim=-1).T / tau
-    W = positive_weights(Y, weighting, empty, label_mask).to(S.dtype)
-    def one_way(S, W):
-        n = W.sum(1)
-        l = -(W * (S - torch.logsumexp(S, 1, keepdim=True))).sum(1) / n.clamp(min=1e-12)
-        return l[n > 0]
-    a, b = one_way(S, W), one_way(S.T, W.T)
-    if a.numel() == 0: return S.sum() * 0.0        # no positive anywhere: 0 with a graph
-    return 0.5 * (a.mean() + b.mean())
+    with autocast_off(ecg_emb):                  # similarities in fp32 (or fp64) even under bf16/fp16 autocast
+        tau = upcast(tau) if torch.is_tensor(tau) else tau
+        S = F.normalize(upcast(ecg_emb), dim=-1) @ F.normalize(upcast(text_emb), dim=-1).T / tau
+        W = positive_weights(Y, weighting, empty, label_mask).to(S.dtype)
+        if keep is not None:                     # dropped records are neither anchors nor negatives (masked, not indexed: no sync)
+            pair = keep[:, None] & keep[None, :]
+            S, W = S.masked_fill(~pair, torch.finfo(S.dtype).min / 4), W * pair.to(W.dtype)
+        def one_way(S, W):
+            n = W.sum(1)
+            l = -(W * (S - torch.logsumexp(S, 1, keepdim=True))).sum(1) / n.clamp(min=1e-12)
+            valid = (n > 0).to(l.dtype)
+            return (l * valid).sum() / valid.sum().clamp_min(1)    # mean over rows with positives; 0 with a graph if none
+        return 0.5 * (one_way(S, W) + one_way(S.T, W.T))
 
 # %% ../../nbs/33_peace.alignment.ipynb #e15eec70
 def bernoulli_entropy(p) -> float:
@@ -193,19 +201,18 @@ class PEACELoss(nn.Module):
         return bernoulli_entropy((self._pos / self._n).numpy())
 
     def forward(self, out, y: torch.Tensor):
-        logits = out if torch.is_tensor(out) else out.logits
-        y = y.float()
-        bce = F.binary_cross_entropy_with_logits(logits.float(), y)
+        logits = upcast(out if torch.is_tensor(out) else out.logits)   # fp32 under AMP; float64 stays float64
+        y = y.to(logits.dtype)
+        bce = F.binary_cross_entropy_with_logits(logits, y)
         text = None if torch.is_tensor(out) else out.text_emb
         if text is None: return bce, dict(bce=bce.detach())
         lam = self.gate.step(bce.item(), out.progress, self.prior_loss(y)) if torch.is_grad_enabled() else self.gate.lam
         tau = self.tau if self.tau is not None else 1.0 / out.logit_scale
         keep = y.bool().any(1) if self.empty == 'skip' else None       # records without knowledge leave the batch
-        lsbc = lsbc_loss(out.ecg_emb.float(), text.float(), y, tau, self.weighting, self.empty, self.label_mask, keep)
-        yk = y if keep is None else y[keep]
-        floor = lsbc_floor(positive_weights(yk, self.weighting, self.empty, self.label_mask))
-        return bce + lam * lsbc, dict(bce=bce.detach(), lsbc=lsbc.detach(), lsbc_floor=torch.tensor(floor),
-                                      lam=torch.tensor(float(lam)))
+        lsbc = lsbc_loss(out.ecg_emb, text, y, tau, self.weighting, self.empty, self.label_mask, keep)
+        # the floor of the records in the loss: the dropped ones ('skip') have no label, hence no positives
+        floor = _lsbc_floor(positive_weights(y.detach(), self.weighting, self.empty, self.label_mask).double())
+        return bce + lam * lsbc, dict(bce=bce.detach(), lsbc=lsbc.detach(), lsbc_floor=floor, lam=torch.tensor(float(lam)))
 
     def check(self, min_mean: float = LAM_OFF) -> float:
         "The gate's mean λ over training, warning if LSBC was effectively off (`CAFGate.check`)."

@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .lqn import ecg_token_backbone
+from ..mrm.losses import autocast_off, upcast
+from .lqn import ProgressClock, ecg_token_backbone
 from .text import compose_knowledge
 
 # %% auto #0
@@ -93,9 +94,10 @@ class LateFusion(nn.Module):
 # %% ../../nbs/35_peace.baselines.ipynb #4d30381d
 def clip_loss(a: torch.Tensor, b: torch.Tensor, tau: float = 0.07) -> torch.Tensor:
     "MERL's CLIP loss: cross-entropy over rows plus over columns of the similarity matrix of L2-normalised `a`, `b` ÷ tau (not halved)."
-    s = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T / tau
-    t = torch.arange(len(a), device=a.device)
-    return F.cross_entropy(s, t) + F.cross_entropy(s.T, t)
+    with autocast_off(a):                       # similarities in fp32 (or fp64) even under bf16/fp16 autocast
+        s = F.normalize(upcast(a), dim=-1) @ F.normalize(upcast(b), dim=-1).T / tau
+        t = torch.arange(len(a), device=a.device)
+        return F.cross_entropy(s, t) + F.cross_entropy(s.T, t)
 
 # %% ../../nbs/35_peace.baselines.ipynb #896b0d97
 class MERLModel(nn.Module):
@@ -192,7 +194,7 @@ def _forever(dl):
     while True:
         yield from dl
 
-class JointAdaptation(nn.Module):
+class JointAdaptation(ProgressClock):
     "`model` trained with DANN or MK-MMD: each training forward also draws a source and an unlabelled target batch."
     def __init__(self, model: nn.Module, # a transfer model with `.backbone.dim` whose output has `logits`, `features`
                  source_dl, # labelled source batches (x, y), endlessly re-iterated
@@ -203,14 +205,10 @@ class JointAdaptation(nn.Module):
                  total_steps: int | None = None): # training steps of the progress clock (set by `train_stage`)
         super().__init__()
         if align not in ('dann', 'mmd'): raise ValueError(f"align must be 'dann' or 'mmd', got {align!r}")
-        self.model, self.align, self.gamma, self.total_steps = model, align, float(gamma), total_steps
+        self.model, self.align, self.gamma = model, align, float(gamma)
         self.head = DomainHead(model.backbone.dim, domain_hidden) if align == 'dann' else None
         self._source, self._unlabeled = _forever(source_dl), _forever(unlabeled_dl)
-        self.register_buffer('step', torch.zeros((), dtype=torch.long))
-
-    @property
-    def progress(self) -> float:
-        return 0.0 if not self.total_steps else min(1.0, self.step.item() / self.total_steps)
+        self._init_clock(total_steps)
 
     def forward(self, xb):
         if not self.training: return self.model(xb)
@@ -218,7 +216,7 @@ class JointAdaptation(nn.Module):
         (xs, ys), (xu, _) = next(self._source), next(self._unlabeled)
         out = self.model(torch.cat([x, xs.to(x.device), xu.to(x.device)]))
         nt, ns, p = len(x), len(xs), self.progress
-        self.step += 1
+        self.tick()
         fs, fu = out.features[nt:nt + ns], out.features[nt + ns:]
         al = dann_loss(self.head, fs, fu, dann_lambda(p, self.gamma)) if self.align == 'dann' else mk_mmd(fs, fu)
         return JointOutput(out.logits[:nt], out.features[:nt], out.logits[nt:nt + ns], ys.to(x.device), al, p)

@@ -19,7 +19,8 @@ from .text import compose_knowledge, has_knowledge
 
 # %% auto #0
 __all__ = ['SequentialTokens', 'MRMTokens', 'ecg_token_backbone', 'sinusoidal_positions', 'LQNOutput', 'LabelQueryNetwork',
-           'PEACEOutput', 'projection_head', 'WithLabels', 'labels_as_input', 'PEACEModel', 'build_peace_model']
+           'PEACEOutput', 'projection_head', 'WithLabels', 'labels_as_input', 'ProgressClock', 'PEACEModel',
+           'build_peace_model']
 
 # %% ../../nbs/32_peace.lqn.ipynb #2aa88744
 class SequentialTokens(nn.Module):
@@ -203,10 +204,36 @@ def labels_as_input(dl: DataLoader) -> DataLoader:
     "A copy of loader `dl` (same batch size, shuffling generator, workers) whose batches are `((x, y), y)`."
     return DataLoader(WithLabels(dl.dataset), batch_size=dl.batch_size, shuffle=isinstance(dl.sampler, RandomSampler),
                       generator=dl.generator, num_workers=dl.num_workers, worker_init_fn=dl.worker_init_fn,
-                      drop_last=dl.drop_last, pin_memory=dl.pin_memory)
+                      drop_last=dl.drop_last, pin_memory=dl.pin_memory, persistent_workers=dl.persistent_workers)
 
 # %% ../../nbs/32_peace.lqn.ipynb #5e1ca721
-class PEACEModel(nn.Module):
+class ProgressClock(nn.Module):
+    "A module with a training-progress clock: buffer `step` (saved, resumed) mirrored by a Python int, so reading `progress` never syncs with the device."
+    def _init_clock(self, total_steps: int | None):
+        self.register_buffer('step', torch.zeros((), dtype=torch.long))
+        self.total_steps, self._steps = total_steps, 0
+        self.register_load_state_dict_post_hook(ProgressClock._reload_clock)
+
+    @staticmethod
+    def _reload_clock(module, incompatible_keys):           # a loaded checkpoint sets the Python mirror once
+        if module.step.device.type != 'meta': module._steps = int(module.step)
+
+    def tick(self):
+        "Count one training step (the buffer update is queued on the device; no sync)."
+        self.step += 1
+        self._steps += 1
+
+    def reset_clock(self, total_steps: int | None = None):
+        "Restart the clock at 0 (and set `total_steps` when given): every training stage has its own."
+        self.step.zero_()
+        self._steps = 0
+        if total_steps is not None: self.total_steps = total_steps
+
+    @property
+    def progress(self) -> float:
+        return 0.0 if not self.total_steps else min(1.0, self._steps / self.total_steps)
+
+class PEACEModel(ProgressClock):
     "Backbone tokens -> LQN logits; pooled features -> `ecg_emb`; labels -> composed knowledge -> `text_emb` (training signal only)."
     def __init__(self, backbone: nn.Module,          # tokens backbone (`ecg_token_backbone`)
                  lqn: LabelQueryNetwork,             # label-query classifier over the backbone's tokens
@@ -221,19 +248,14 @@ class PEACEModel(nn.Module):
         E = label_emb if label_emb is not None else lqn.label_emb
         if E is None: self.label_emb = None                        # no text branch (ablation): labels are ignored
         elif label_emb is not None: self.register_buffer('label_emb', _check_label_emb(E, lqn.n_labels))
-        else: self.label_emb = lqn.label_emb                       # same tensor, one copy in the state dict
+        else: self.register_buffer('label_emb', lqn.label_emb, persistent=False)  # the LQN's: moves with .to(), saved once
         self.normal_index = normal_index
         self.ecg_proj = projection_head(backbone.dim, d_proj)
         self.text_proj = projection_head(E.shape[2], d_proj) if E is not None else None
         scale = torch.tensor(math.log(1.0 / tau))
         if learn_tau: self.log_scale = nn.Parameter(scale)
         else: self.register_buffer('log_scale', scale)
-        self.register_buffer('step', torch.zeros((), dtype=torch.long))
-        self.total_steps = total_steps
-
-    @property
-    def progress(self) -> float:
-        return 0.0 if not self.total_steps else min(1.0, self.step.item() / self.total_steps)
+        self._init_clock(total_steps)
 
     def knowledge(self, y: torch.Tensor, E: torch.Tensor | None = None):
         "Axis tokens [B, 3, d] and fused [B, d] of multi-hot `y` (compose_knowledge of ecgnb.peace.text)."
@@ -251,7 +273,7 @@ class PEACEModel(nn.Module):
     def forward(self, x, knowledge: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> PEACEOutput:
         if isinstance(x, (tuple, list)): x, labels = x
         progress = self.progress
-        if self.training and labels is not None: self.step += 1
+        if self.training and labels is not None: self.tick()
         tok = self.backbone(x)
         feat = tok.mean(1)
         fused = None

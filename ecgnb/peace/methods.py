@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from ..core import get_device
-from ..training.loop import TrainResult, evaluate_split, fit, make_loader
+from ..training.loop import TrainResult, evaluate_split, fit, loader_kwargs, make_loader
 from .lqn import LabelQueryNetwork, PEACEModel, WithLabels
 from .alignment import PEACELoss
 from .baselines import (ECGClassifier, EarlyFusion, JointAdaptation, JointLoss, LateFusion, MERLModel,
@@ -145,6 +145,8 @@ class Budget:
     weight_decay: float = 0.0
     patience: int | None = None
     device: str = 'auto'
+    precision: str = 'fp32'   # 'fp32' | 'bf16' | 'fp16' (CUDA): fit's autocast
+    num_workers: int = 0      # DataLoader workers of the stage's loaders (pinned memory on CUDA)
 
 # %% ../../nbs/35a_peace.methods.ipynb #33202a98
 def stage_loss(method: str | MethodSpec, # a name in `METHODS` or a `MethodSpec`
@@ -175,13 +177,13 @@ def train_stage(model: nn.Module, # the model (trained in place; the best epoch'
                 run_dir=None, # fit's checkpoint folder: a killed stage resumes from its last epoch (None: in memory)
                ) -> TrainResult:
     "Train `model` on `train_ds` with `ecgnb.training.loop.fit`, selecting the epoch on `valid_ds` macro-AUC; fit's result plus `lam_last` and `lam_mean`."
-    tr = make_loader(WithLabels(train_ds), budget.batch_size, shuffle=True, seed=seed, distributed=False)
-    va = make_loader(WithLabels(valid_ds), budget.batch_size * 2, shuffle=False, seed=seed, distributed=False)
-    if hasattr(model, 'total_steps'):                        # the progress clock restarts in every stage
-        model.total_steps = budget.epochs * len(tr)
-        model.step.zero_()
+    lk = loader_kwargs(budget.device, budget.num_workers)
+    tr = make_loader(WithLabels(train_ds), budget.batch_size, shuffle=True, seed=seed, distributed=False, **lk)
+    va = make_loader(WithLabels(valid_ds), budget.batch_size * 2, shuffle=False, seed=seed, distributed=False, **lk)
+    if hasattr(model, 'reset_clock'): model.reset_clock(budget.epochs * len(tr))   # the progress clock restarts in every stage
     r = fit(model, loss_fn, tr, va, epochs=budget.epochs, lr=budget.lr, weight_decay=budget.weight_decay,
-            device=budget.device, seed=seed, patience=budget.patience, progress=progress, log=log, run_dir=run_dir)
+            device=budget.device, precision=budget.precision, seed=seed, patience=budget.patience, progress=progress,
+            log=log, run_dir=run_dir)
     gate = getattr(loss_fn, 'gate', None)                     # PEACE: the contrastive weight last applied, and its mean
     r.lam_last = float(gate.history[-1]['lam']) if gate is not None and gate.history else float('nan')
     r.lam_mean = gate.lam_mean if gate is not None else float('nan')

@@ -54,6 +54,7 @@ class TransferConfig:
     lam_max: float = 0.5              # PEACE's largest LSBC weight
     n_boot: int = 200                 # bootstrap resamples of the test macro-AUC
     device: str = 'auto'
+    precision: str = 'fp32'           # 'fp32' | 'bf16' | 'fp16' (CUDA): autocast in training
     max_source_train: int | None = None   # cap on source training records (quick runs); None = all
     target_require_12_leads: bool = False  # real ZZU-pECG: keep only 12-lead records (the paper's cohort)
     target_min_seconds: float | None = None  # real ZZU-pECG: drop records shorter than this (the paper: 10 s)
@@ -61,7 +62,7 @@ class TransferConfig:
 
     def budget(self, stage: str) -> Budget:
         return Budget(epochs=self.epochs_source if stage == 'source' else self.epochs_target, lr=self.lr,
-                      batch_size=self.batch_size, device=self.device)
+                      batch_size=self.batch_size, device=self.device, precision=self.precision)
 
 # %% ../../nbs/36_peace.runner.ipynb #99f75455
 @dataclasses.dataclass
@@ -141,7 +142,7 @@ def _loss(spec: MethodSpec, stage: str, d: LabeledECG, train_rows, cfg: Transfer
 def _load_model(spec: MethodSpec, data: TransferData, cfg: TransferConfig, path):
     "`spec`'s model with the weights a finished cell or source stage saved at `path`."
     m = _build(spec, data, cfg)
-    m.load_state_dict(torch.load(path, weights_only=True))
+    m.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))   # a GPU-made grid reads anywhere
     return m
 
 def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, progress, log, run_dir=None):

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ..core import atomic_write, data_root
 from ..data.core import ECGDataError
+from ..mrm.losses import check_values
 from ..data.labels import all_labels
 from .semantics import AXES3, descriptor_texts, read_descriptors
 
@@ -268,9 +269,10 @@ def compose_knowledge(Y, # [B, K] multi-hot targets {0, 1} (tensor or array)
     if E.ndim != 3 or E.shape[1] != len(AXES3): raise ECGDataError(f'E must be [K, 3, d], got {tuple(E.shape)}.')
     if Y.ndim != 2 or Y.shape[1] != E.shape[0]:
         raise ECGDataError(f'Y must be [B, K] with K = {E.shape[0]} (rows of E), got {tuple(Y.shape)}.')
-    if not torch.isfinite(E).all(): raise ECGDataError('E contains NaN or infinite values.')
     Yf = Y.to(E.dtype)
-    if not ((Yf == 0) | (Yf == 1)).all(): raise ECGDataError('Y must be multi-hot with values 0 or 1 (hard labels).')
+    if check_values(E, Yf):                    # value checks sync with the device: on CPU always, on a GPU with ECGNB_DEBUG=1
+        if not torch.isfinite(E).all(): raise ECGDataError('E contains NaN or infinite values.')
+        if not ((Yf == 0) | (Yf == 1)).all(): raise ECGDataError('Y must be multi-hot with values 0 or 1 (hard labels).')
     n = Yf.sum(1)                                                             # [B] positives per record
     axis = torch.einsum('bk,kad->bad', Yf, E) / n.clamp_min(1)[:, None, None]
     if normal_index is not None:

@@ -5,8 +5,10 @@
 # %% ../../nbs/13a_training.checkpoint.ipynb #1c45f106
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import random
 from pathlib import Path
 
@@ -17,8 +19,9 @@ from torch import nn
 from ..core import jsonable, atomic_write
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'get_rng_state', 'set_rng_state', 'CheckpointError', 'unwrap_model', 'model_signature', 'fingerprint',
-           'checkpoint_safe', 'struct_diff', 'save_checkpoint', 'load_checkpoint', 'check_compatible']
+__all__ = ['CKPT_FORMAT', 'get_rng_state', 'set_rng_state', 'deterministic_algorithms', 'CheckpointError', 'unwrap_model',
+           'model_signature', 'fingerprint', 'checkpoint_safe', 'struct_diff', 'save_checkpoint', 'load_checkpoint',
+           'check_compatible']
 
 # %% ../../nbs/13a_training.checkpoint.ipynb #478a2884
 def get_rng_state(loader_generator: torch.Generator | None = None) -> dict:
@@ -43,6 +46,28 @@ def set_rng_state(state: dict, loader_generator: torch.Generator | None = None):
         torch.cuda.set_rng_state_all([s.cpu() for s in state['cuda']])
     if loader_generator is not None and state.get('loader') is not None:
         loader_generator.set_state(state['loader'].cpu())
+
+# %% ../../nbs/13a_training.checkpoint.ipynb #55bccbb4
+@contextlib.contextmanager
+def deterministic_algorithms(on: bool = True, # False: a no-op
+                             warn_only: bool = True, # an op without a deterministic version warns (False: raises)
+                            ):
+    "Within the block: torch's deterministic algorithms, cuDNN deterministic (benchmark off), cuBLAS's fixed workspace (`CUBLAS_WORKSPACE_CONFIG`, if not set); the previous settings come back after."
+    if not on:
+        yield
+        return
+    cudnn = torch.backends.cudnn
+    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            cudnn.deterministic, cudnn.benchmark, os.environ.get('CUBLAS_WORKSPACE_CONFIG'))
+    os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # read when cuBLAS starts: set it before the first CUDA matmul
+    torch.use_deterministic_algorithms(True, warn_only=warn_only)
+    cudnn.deterministic, cudnn.benchmark = True, False
+    try: yield
+    finally:
+        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+        cudnn.deterministic, cudnn.benchmark = prev[2], prev[3]
+        if prev[4] is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
+
 
 # %% ../../nbs/13a_training.checkpoint.ipynb #b995180e
 class CheckpointError(RuntimeError):
