@@ -45,9 +45,12 @@ def test_main_refuses_before_running_any_check(tmp_path):
 
 
 def test_install_commands_for_a_cpu_torch_with_a_driver():
+    "Over a CPU build with a driver: one install of the exact CUDA build (never an uninstall first); nothing otherwise."
     assert gs.pinned_torch() == 'torch==2.13.0'
-    cmds = gs.install_commands(dict(NO_GPU, nvidia_smi='/usr/bin/nvidia-smi'), python='py', index='https://idx')
-    assert cmds[0][-2:] == ['-y', 'torch'] and cmds[1][-3:] == ['torch==2.13.0', '--index-url', 'https://idx']
+    cmds = gs.install_commands(dict(NO_GPU, nvidia_smi='/usr/bin/nvidia-smi', driver_cuda='12.8'), python='py',
+                               index='https://idx')
+    assert len(cmds) == 1 and cmds[0][-3:] == ['torch==2.13.0+cu128', '--index-url', 'https://idx']
+    assert not any('uninstall' in c for c in cmds[0])
     assert gs.install_commands(NO_GPU) == [] and gs.install_commands(GPU) == []
 
 
