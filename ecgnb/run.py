@@ -33,8 +33,8 @@ from .mrm.experiment import BENCHMARK_AUC
 # %% auto #0
 __all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'packaged_nbs_dir', 'nbs_dir', 'notebook_path',
            'notebook_params', 'check_types', 'resolve_params', 'get_preset', 'run_preset', 'gpu_measured_path',
-           'load_gpu_measured', 'reproduce_table', 'format_reproduce', 'collect_runs', 'results_table', 'list_presets',
-           'papermill_command', 'papermill_params', 'show_preset', 'main']
+           'load_gpu_measured', 'reproduce_table', 'format_reproduce', 'collect_runs', 'results_table', 'match_preset',
+           'run_folders', 'list_presets', 'papermill_command', 'papermill_params', 'show_preset', 'main']
 
 # %% ../nbs/16_run.ipynb #a1bf151f
 KERNEL = 'python3'
@@ -398,6 +398,79 @@ def results_table(runs,  # a `collect_runs` table
                          benchmark_auc=b[0], benchmark_model=b[1]))
     return pd.DataFrame(rows)
 
+# %% ../nbs/16_run.ipynb #d1387f37
+_NOT_RECIPE = {'data_dir', 'source_dir', 'target_dir', 'ptbxl_dir', 'device', 'out_root', 'out_dir', 'cells_dir', 'run_dir',
+               'n_boot', 'check', 'min_valid_auc', 'max_per_split'}
+_KIND_NB = {'mrmnet': '20_', 'ablation': '21_', 'peace-align': '40_', 'peace-transfer': '41_', 'peace-ladder': '42_'}
+
+def _norm(v):
+    "A parameter value in comparable form: sequences as 'a,b', None as 0 (\"no cap\"), numbers as floats."
+    if isinstance(v, (list, tuple)): return ','.join(map(str, v))
+    if v is None: return 0.0
+    if isinstance(v, bool): return v
+    return float(v) if isinstance(v, (int, float)) else str(v)
+
+def match_preset(kind: str,                   # a `run_folders` kind: mrmnet, ablation, peace-align, peace-transfer, peace-ladder
+                 params: dict,                # the parameters the run recorded (its params.yaml; an ablation's base config)
+                 presets: dict | None = None, # None: the shipped presets
+                 ) -> str | None:
+    "The table preset whose recipe `params` follows (None if none does, or if the run read no real data)."
+    presets = presets if presets is not None else load_presets()
+    for name, p in presets.items():
+        if not p['table'] or not p['notebook'].startswith(_KIND_NB.get(kind, '-')): continue
+        need = [k for k, v in p['params'].items() if isinstance(v, str) and '${' in v]
+        if any(params.get(k) is None for k in need): continue                    # the synthetic cohort: no table
+        full = {k: _default(v['default']) for k, v in notebook_params(p['notebook']).items()} | p['params']
+        keys = [k for k in full if k in params and k not in _NOT_RECIPE and k not in need]
+        if len(keys) >= 3 and all(_norm(full[k]) == _norm(params[k]) for k in keys): return name
+    return None
+
+def _headline(kind: str, d: Path):
+    "(metric name, value, n) of a run folder of `kind`."
+    if kind == 'peace-transfer':
+        r = pd.read_csv(d/'runs.csv'); return 'mean test macro-AUC over cells', float(r.auc.mean()), len(r)
+    if kind == 'peace-align':
+        r = pd.read_csv(d/'results.csv'); return 'mean test macro-AUC over arms x seeds', float(r.test_auc.mean()), len(r)
+    if kind == 'peace-ladder':
+        rows = [json.loads(l) for l in (d/'runs.jsonl').read_text().splitlines() if l.strip()]
+        aucs = [r['test_auc'] for r in rows if isinstance(r.get('test_auc'), (int, float))]
+        return 'mean test macro-AUC over rungs x seeds x splits', float(sum(aucs) / len(aucs)) if aucs else float('nan'), len(rows)
+    if kind == 'ablation':
+        rows = json.loads((d/'results.json').read_text())['rows'] if (d/'results.json').exists() else {}
+        return 'finished (variant, seed) runs', float(len(rows)), len(rows)
+    met = json.loads((d/'metrics.json').read_text())
+    h = met['heads'][met.get('primary_head') or next(iter(met['heads']))]
+    return 'test macro-AUC', h.get('macro_auc'), h.get('n_records')
+
+def _kind(d: Path, params: dict):
+    if (d/'ablation.json').exists(): return 'ablation'
+    if (d/'runs.csv').exists() and 'methods' in params: return 'peace-transfer'
+    if (d/'results.csv').exists() and 'arms' in params: return 'peace-align'
+    if (d/'runs.jsonl').exists(): return 'peace-ladder'
+    if (d/'metrics.json').exists() and 'model' in params: return 'mrmnet'
+    return None
+
+def run_folders(root,                        # a folder of run folders (searched recursively)
+                presets: dict | None = None, # None: the shipped presets
+                ) -> pd.DataFrame:
+    "One row per run folder of any kind under `root`: kind, preset (runner's, or matched), how it started, headline."
+    root, rows = Path(root), []
+    cands = sorted({p.parent for pat in ('params.yaml', 'ablation.json', 'runs.jsonl') for p in root.rglob(pat)}) if root.exists() else []
+    for d in cands:
+        params = (yaml.safe_load((d/'params.yaml').read_text()) or {}) if (d/'params.yaml').exists() else {}
+        if (d/'ablation.json').exists(): params = json.loads((d/'ablation.json').read_text()).get('base', {})
+        kind = _kind(d, params)
+        if kind is None or (kind == 'mrmnet' and _enclosing(d, root, 'ablation.json')): continue
+        if kind == 'mrmnet' and not json.loads((d/'metrics.json').read_text()).get('heads'): continue   # unfinished
+        runner = d if (d/'runner.json').exists() else _enclosing(d, root, 'runner.json')
+        rinfo = json.loads((runner/'runner.json').read_text()) if runner else {}
+        metric, value, n = _headline(kind, d)
+        preset = rinfo.get('preset')
+        rows.append(dict(kind=kind, run=d.name, preset=preset or match_preset(kind, params, presets),
+                         started_by='runner' if preset else 'papermill / notebook', metric=metric, value=value, n=n,
+                         path=str(d)))
+    return pd.DataFrame(rows, columns=['kind', 'run', 'preset', 'started_by', 'metric', 'value', 'n', 'path'])
+
 # %% ../nbs/16_run.ipynb #41c38fa6
 _NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
 
@@ -432,7 +505,8 @@ def papermill_command(name: str,                    # a preset
                       ) -> str:
     "The papermill line that runs preset `name` as the runner does (environment placeholders as shell variables)."
     p = get_preset(name, presets)
-    return ' '.join(['papermill -k python3', f"nbs/{p['notebook']}", f'runs/{name}.ipynb'] + [_pm_arg(k, v) for k, v in p['params'].items()])
+    nb = p['notebook'] if Path(p['notebook']).is_absolute() else f"nbs/{p['notebook']}"
+    return ' '.join(['papermill -k python3', nb, f'runs/{name}.ipynb'] + [_pm_arg(k, v) for k, v in p['params'].items()])
 
 def papermill_params(cmd: str,  # a `papermill NOTEBOOK OUTPUT -p name value ...` line (backslash continuations allowed)
                      ) -> tuple:
@@ -480,18 +554,21 @@ def main(argv=None,  # command-line arguments; None: sys.argv[1:]
     r.add_argument('--quiet', action='store_true', help="don't stream the notebook's output (it still goes to run.log)")
     r.add_argument('--dry-run', action='store_true', help='check and show what would run; run nothing')
     sh = sub.add_parser('show', help="a preset's resolved parameters and command"); sh.add_argument('preset')
+    for q in (r, sh): q.add_argument('--presets', metavar='YAML', help='a presets file of your own (default: the shipped one)')
     pa = sub.add_parser('params', help="a notebook's parameters (or a preset's, as show)"); pa.add_argument('notebook')
     rp = sub.add_parser('reproduce', help='every run behind every table, with expected GPU time')
     rp.add_argument('--markdown', action='store_true')
     a = ap.parse_args(argv)
     try:
-        if a.cmd == 'list': print(list_presets())
-        elif a.cmd == 'show' or (a.cmd == 'params' and not a.notebook.endswith('.ipynb')): print(show_preset(getattr(a, 'preset', None) or a.notebook))
+        if a.cmd == 'list': print(list_presets()); return 0
+        pr = load_presets(a.presets) if getattr(a, 'presets', None) else None
+        if a.cmd == 'show' or (a.cmd == 'params' and not a.notebook.endswith('.ipynb')):
+            print(show_preset(getattr(a, 'preset', None) or a.notebook, pr))
         elif a.cmd == 'params':
             for k, v in notebook_params(a.notebook).items(): print(f"{k:16s} = {v['default']:24s} # {v['help']}")
         elif a.cmd == 'reproduce': print(format_reproduce(reproduce_table(), markdown=a.markdown))
-        elif a.dry_run: print(show_preset(a.preset, overrides=_parse_p(a.p)))
-        else: print(run_preset(a.preset, _parse_p(a.p), runs_root=a.runs, resume=a.resume, stream=not a.quiet).path)
+        elif a.dry_run: print(show_preset(a.preset, pr, overrides=_parse_p(a.p)))
+        else: print(run_preset(a.preset, _parse_p(a.p), runs_root=a.runs, presets=pr, resume=a.resume, stream=not a.quiet).path)
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
