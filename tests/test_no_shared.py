@@ -11,6 +11,7 @@ Caches and the generated offline cohort stay in `$ECGNB_DATA` (the checkout's `.
 `../shared`.
 """
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,12 +45,17 @@ def outside(tmp_path_factory):
     return repo, env
 
 
-def _papermill(repo, env, nb, out, *params, timeout=900):
-    t0 = time.time()
+def _cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _papermill(repo, env, nb, out, *params, timeout=1800):
+    t0, c0 = time.time(), _cpu()
     r = subprocess.run([sys.executable, '-m', 'papermill', '-k', 'python3', '--cwd', str(repo / 'nbs'), '--no-progress-bar',
                         str(repo / 'nbs' / nb), str(out), *params], cwd=repo, env=env, capture_output=True, text=True,
                        timeout=timeout)
-    print(f'{nb} {" ".join(params)}: {time.time() - t0:.0f} s')
+    print(f'{nb} {" ".join(params)}: {time.time() - t0:.0f} s wall, {_cpu() - c0:.0f} s CPU')
     assert r.returncode == 0, f'{nb} failed outside the repository layout:\n{r.stderr[-4000:]}'
     return out.read_text()
 
