@@ -2,9 +2,10 @@
 
 The repository's files (`git ls-files`, plus new files git does not ignore, as tests/clone.py carries them) are
 copied to a temporary folder with no `shared/` above it, `ECGNB_REAL_SAMPLES` is unset, and the experiment notebooks
-run there through papermill, their kernels importing the copy's ecgnb. Notebooks 41 and 42 run at their defaults,
-20 and 40 at their defaults with `-p epochs 1` (the suite runs them at full defaults in tests/test_notebooks.py; here
-only the paths matter). Then notebook 41 runs on a small synthetic cohort written in ZZU-pECG's published layout
+run there through papermill, their kernels importing the copy's ecgnb: notebook 42 at its defaults, 20 and 40 at
+their defaults with `-p epochs 1`, 41 as a 3-cell grid (`TINY41`; every section of the notebook runs). The suite runs
+them at full defaults in tests/test_notebooks.py; here only the paths matter, and the smaller runs keep this test
+to a few minutes of CPU. Then notebook 41 runs on a small synthetic cohort written in ZZU-pECG's published layout
 (`ecgnb.data.synth_zzu.make_zzu_cohort`) as a *real* target: the 23 real children are excluded from it by the ids
 shipped in `ecgnb/assets/zzu_pecg_23_ids.csv`, and their scoring section says how to get their records and skips.
 Caches and the generated offline cohort stay in `$ECGNB_DATA` (the checkout's `.cache/ecgnb`), which is not
@@ -32,6 +33,9 @@ def _copy_repo(dest: Path) -> Path:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
     return dest
+
+
+TINY41 = ('-p', 'methods', 'source_only,finetune', '-p', 'settings', 'zero-shot,full', '-p', 'seeds', '0', '-p', 'epochs_source', '1', '-p', 'epochs_target', '1', '-p', 'width', '4', '-p', 'd_model', '8', '-p', 'max_source_train', '100', '-p', 'n_boot', '20', '-p', 'check', 'False')   # a 3-cell grid: every section of the notebook, at a fraction of its defaults' time
 
 
 @pytest.fixture(scope='module')
@@ -71,7 +75,7 @@ def test_the_copy_finds_no_shared(outside):
 
 @pytest.mark.parametrize('nb,params', [('20_mrmnet_experiment.ipynb', ('-p', 'epochs', '1', '-p', 'min_valid_auc', '0')),
                                        ('40_cross_modal_alignment.ipynb', ('-p', 'epochs', '1', '-p', 'min_valid_auc', '0')),
-                                       ('41_transfer_experiments.ipynb', ()),
+                                       ('41_transfer_experiments.ipynb', TINY41),
                                        ('42_peace_ladder.ipynb', ())])
 def test_experiment_notebook_runs_without_shared(outside, nb, params, tmp_path):
     repo, env = outside
@@ -87,9 +91,6 @@ def test_transfer_on_a_real_format_zzu_target_without_shared(outside, tmp_path):
     subprocess.run([sys.executable, '-c', f'from ecgnb.data.synth_zzu import make_zzu_cohort; make_zzu_cohort({str(zzu)!r}, n=400, max_seconds=10)'],
                    cwd=repo, env=env, check=True, timeout=600)
     text = _papermill(repo, env, '41_transfer_experiments.ipynb', tmp_path / 'nb41.ipynb', '-p', 'target_dir', str(zzu),
-                      '-p', 'methods', 'source_only,finetune', '-p', 'settings', 'zero-shot,full', '-p', 'seeds', '0',
-                      '-p', 'epochs_source', '1', '-p', 'epochs_target', '1', '-p', 'width', '4', '-p', 'd_model', '8',
-                      '-p', 'max_source_train', '100', '-p', 'n_boot', '20', '-p', 'check', 'False',
-                      '-p', 'out_root', str(tmp_path / 'runs'))
+                      *TINY41, '-p', 'out_root', str(tmp_path / 'runs'))
     assert 'of the 23 children were in the target and were excluded from its splits' in text
     assert 'the 23 real ZZU-pECG children are not here, so their section is skipped' in text
