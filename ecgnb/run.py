@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as _dt
 import itertools
 import json
 import os
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -29,9 +31,10 @@ from .mrm.ablation_stats import t_interval
 from .mrm.experiment import BENCHMARK_AUC
 
 # %% auto #0
-__all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'nbs_dir', 'notebook_path', 'notebook_params',
-           'resolve_params', 'get_preset', 'run_preset', 'gpu_measured_path', 'load_gpu_measured', 'reproduce_table',
-           'format_reproduce', 'collect_runs', 'results_table', 'list_presets', 'main']
+__all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'packaged_nbs_dir', 'nbs_dir', 'notebook_path',
+           'notebook_params', 'check_types', 'resolve_params', 'get_preset', 'run_preset', 'gpu_measured_path',
+           'load_gpu_measured', 'reproduce_table', 'format_reproduce', 'collect_runs', 'results_table', 'match_preset',
+           'run_folders', 'list_presets', 'papermill_command', 'papermill_params', 'show_preset', 'main']
 
 # %% ../nbs/16_run.ipynb #a1bf151f
 KERNEL = 'python3'
@@ -82,15 +85,22 @@ def load_presets(path=None,  # a presets YAML file; None: the shipped `ecgnb/ass
     return out
 
 # %% ../nbs/16_run.ipynb #aa883649
+def packaged_nbs_dir() -> Path:
+    "The experiment notebooks a built wheel carries: `ecgnb/notebooks` inside the installed package."
+    return Path(str(resources.files('ecgnb')/'notebooks'))
+
 def nbs_dir() -> Path:
-    "The notebooks folder of this checkout (`<repo>/nbs`), or `$ECGNB_NBS`."
-    return Path(os.environ.get('ECGNB_NBS') or Path(ecgnb.__file__).resolve().parents[1]/'nbs')
+    "`$ECGNB_NBS`, else the notebooks folder of this checkout (`<repo>/nbs`), else the packaged notebooks (a wheel install)."
+    if os.environ.get('ECGNB_NBS'): return Path(os.environ['ECGNB_NBS'])
+    repo = Path(ecgnb.__file__).resolve().parents[1]/'nbs'
+    return repo if repo.is_dir() else packaged_nbs_dir()
 
 def notebook_path(notebook) -> Path:
     "A preset's notebook: an absolute path, or a name in `nbs_dir()`."
     p = Path(notebook)
     p = p if p.is_absolute() else nbs_dir()/p
-    if not p.exists(): raise FileNotFoundError(f'{p}: notebook not found (run from a checkout of ecgnb, or set ECGNB_NBS)')
+    if not p.exists(): raise FileNotFoundError(f'{p}: notebook not found (run from a checkout of ecgnb, install ecgnb from a '
+                                               'wheel that carries ecgnb/notebooks, or set ECGNB_NBS to a folder of notebooks)')
     return p
 
 # %% ../nbs/16_run.ipynb #fa8e19b8
@@ -115,11 +125,39 @@ def _placeholder(m, env):
         if real: return str(real)
     raise KeyError(name)
 
+def _default(expr: str):
+    "A parameter's default value from its source text (None when it is not a literal, e.g. an expression)."
+    try: return ast.literal_eval(expr)
+    except (ValueError, SyntaxError, TypeError): return None
+
+def check_types(params: dict,    # name -> value
+                valid: dict,     # `notebook_params` of the notebook
+                notebook,        # its name, for the message
+                ) -> dict:
+    "`params` checked against the type of each default (int, float, bool, str, list, dict; a None default takes anything)."
+    out = {}
+    for k, v in params.items():
+        d = _default(valid[k]['default'])
+        ok = (v is None or d is None or isinstance(v, str) and '${' in v
+              or (isinstance(d, bool) and isinstance(v, bool))
+              or (type(d) is int and type(v) is int)
+              or (type(d) is float and type(v) in (int, float))
+              or (isinstance(d, str) and (isinstance(v, str) or type(v) in (int, float)))
+              or (isinstance(d, (list, tuple)) and isinstance(v, (list, tuple, str)))
+              or (isinstance(d, dict) and isinstance(v, dict)))
+        if not ok:
+            want = 'a number (float)' if type(d) is float else type(d).__name__ + (' (or a string)' if isinstance(d, list) else '')
+            raise ValueError(f'parameter {k} of {notebook} must be {want}, like its default {valid[k]["default"]}; '
+                             f'got {v!r} ({type(v).__name__}). Pass e.g. -p {k}={valid[k]["default"]}')
+        out[k] = str(v) if isinstance(d, str) and type(v) in (int, float) else v
+    return out
+
 def resolve_params(preset: dict,                   # a preset from `load_presets`
                    overrides: dict | None = None,  # parameters that replace the preset's (e.g. from -p)
                    env=None,                       # where `${NAME}` is looked up; None: os.environ
+                   missing: str = 'raise',         # an unfilled `${NAME}`: 'raise', or 'keep' it as written (for `show`)
                    ) -> dict:
-    "The preset's params updated by `overrides`, with `${NAME}` filled from `env`; unknown names are refused."
+    "The preset's params updated by `overrides`, with `${NAME}` filled from `env`; unknown names and wrong types are refused."
     env = os.environ if env is None else env
     valid = notebook_params(preset['notebook'])
     params = {**preset['params'], **(overrides or {})}
@@ -131,10 +169,11 @@ def resolve_params(preset: dict,                   # a preset from `load_presets
         if isinstance(v, str) and '${' in v:
             try: v = re.sub(r'\$\{(\w+)\}', lambda m: _placeholder(m, env), v)
             except KeyError as e:
+                if missing == 'keep': v = params[k]; out[k] = v; continue
                 raise ValueError(f"preset {preset['name']!r}: parameter {k} needs ${{{e.args[0]}}}; set the environment "
                                  f"variable {e.args[0]} (e.g. {e.args[0]}=/data/...) or pass -p {k}=...") from None
         out[k] = v
-    return out
+    return check_types(out, valid, preset['notebook'])
 
 # %% ../nbs/16_run.ipynb #16f7c0fe
 def get_preset(name: str,                    # the preset's name
@@ -161,40 +200,81 @@ def _collect(run: RunDir):
     return metrics
 
 # %% ../nbs/16_run.ipynb #67608e27
+class _Tee:
+    "A text stream writing to several streams (the terminal and the run's log file), flushed at once."
+    def __init__(self, *streams): self.streams = streams
+    def write(self, text):
+        for f in self.streams: f.write(text); f.flush()
+        return len(text)
+    def flush(self):
+        for f in self.streams: f.flush()
+
+def _resume_folder(run_folder, name: str, overrides: dict) -> tuple:
+    "The RunDir of a killed run of preset `name` and its overrides (refused if it is another preset's, or -p differ)."
+    run = RunDir(run_folder)
+    info = run.load_json('runner.json')
+    if info is None: raise ValueError(f'{run.path}: no runner.json; --resume takes a run folder made by `python -m ecgnb.run run`')
+    if info.get('preset') != name:
+        raise ValueError(f"{run.path} is a run of preset {info.get('preset')!r}, not {name!r}; resume it with "
+                         f"python -m ecgnb.run run {info.get('preset')} --resume {run.path}")
+    old = info.get('overrides') or {}
+    if overrides and overrides != old:
+        raise ValueError(f'{run.path} was run with -p {old}; a resumed run keeps its parameters (drop -p, or start a new run)')
+    return run, dict(old), info
+
+def _last_run_dir(run: RunDir):
+    "The newest folder inside `run` holding checkpoints/last.pt (a killed training), or None."
+    found = sorted(run.path.rglob('checkpoints/last.pt'), key=lambda p: p.stat().st_mtime)
+    return str(found[-1].parent.parent) if found else None
+
 def run_preset(name: str,                     # the preset to run (`python -m ecgnb.run list`)
                overrides: dict | None = None,  # parameters that replace the preset's (not out_root)
                runs_root='runs',               # the run folder is created in here as <time>_<name>/
                presets: dict | None = None,    # presets to choose from; None: the shipped ones
                log=print,                      # progress messages
+               resume=None,                    # the folder of a killed run of this preset to continue; None: a new run
+               stream: bool = True,            # show the cells' progress and the notebook's output on the terminal
                ) -> RunDir:
-    "Execute preset `name` (params updated by `overrides`) into `runs_root/<time>_<name>/`; returns the RunDir."
+    "Execute preset `name` (params updated by `overrides`) into `runs_root/<time>_<name>/` (or `resume`); returns the RunDir."
     import papermill as pm
     preset = get_preset(name, presets)
     overrides = dict(overrides or {})
-    if 'out_root' in overrides: raise ValueError('out_root is set by the runner (the run folder); use runs_root instead')
+    if 'out_root' in overrides: raise ValueError('out_root is set by the runner (the run folder); use runs_root (--runs) instead')
+    if resume: run, overrides, info = _resume_folder(resume, name, overrides)
     params = resolve_params(preset, overrides)
     nb = notebook_path(preset['notebook'])
     cmd = ' '.join(['python -m ecgnb.run run', name] + [f'-p {k}={v}' for k, v in overrides.items()])
-    run = RunDir.create(name, dict(preset=name, notebook=preset['notebook'], params=params, command=cmd,
-                                   description=preset['description']), root=runs_root)
-    if 'out_root' in notebook_params(nb): params['out_root'] = str(run.path.resolve())
-    info = dict(preset=name, notebook=preset['notebook'], status='running', kernel=KERNEL,
-                started=_dt.datetime.now().isoformat(timespec='seconds'), expected_gpu_minutes=preset['gpu_minutes'])
+    if not resume:
+        run = RunDir.create(name, dict(preset=name, notebook=preset['notebook'], params=params, command=cmd,
+                                       description=preset['description']), root=runs_root)
+        info = dict(preset=name, notebook=preset['notebook'], overrides=overrides, kernel=KERNEL, resumes=0,
+                    started=_dt.datetime.now().isoformat(timespec='seconds'), expected_gpu_minutes=preset['gpu_minutes'])
+    else: info['resumes'] = info.get('resumes', 0) + 1
+    valid = notebook_params(nb)
+    if 'out_root' in valid: params['out_root'] = str(run.path.resolve())
+    if 'cells_dir' in valid and params.get('cells_dir') is None: params['cells_dir'] = str(run.path.resolve()/'cells')
+    if 'out_dir' in valid and params.get('out_dir') is None: params['out_dir'] = str(run.path.resolve())
+    if 'run_dir' in valid and resume and params.get('run_dir') is None: params['run_dir'] = _last_run_dir(run)
+    info['status'] = 'running'
     run.save_json('runner.json', info)
-    log(f'{name}: executing {nb.name} into {run.path}')
     t0 = time.time()
-    try:
-        pm.execute_notebook(str(nb), str(run.path/'notebook.ipynb'), parameters=params, kernel_name=KERNEL, language='python',
-                            cwd=str(nb.parent), progress_bar=False, log_output=False)
-        info['status'] = 'ok'
-    except BaseException as e:
-        info.update(status='failed', error=f'{type(e).__name__}: {str(e)[-2000:]}')
-        raise
-    finally:
-        info['wall_s'] = round(time.time() - t0, 1)
-        info['collected_runs'] = sorted(_collect(run))
-        run.save_json('runner.json', info)
-        log(f"{name}: {info['status']} in {info['wall_s']:.0f} s -> {run.path}")
+    with open(run.path/'run.log', 'a') as lf:
+        out, err = (_Tee(sys.stdout, lf), _Tee(sys.stderr, lf)) if stream else (lf, lf)
+        def say(msg): log(msg); lf.write(msg + '\n'); lf.flush()
+        say(f"{name}: {'resuming' if resume else 'executing'} {nb.name} into {run.path} (log: {run.path/'run.log'})")
+        try:
+            pm.execute_notebook(str(nb), str(run.path/'notebook.ipynb'), parameters=params, kernel_name=KERNEL, language='python',
+                                cwd=str(nb.parent), progress_bar=stream, log_output=False, stdout_file=out, stderr_file=err)
+            info['status'] = 'ok'
+        except BaseException as e:
+            info.update(status='failed', error=f'{type(e).__name__}: {str(e)[-2000:]}')
+            raise
+        finally:
+            info['wall_s'] = round(info.get('wall_s', 0) * bool(resume) + time.time() - t0, 1)
+            info['collected_runs'] = sorted(_collect(run))
+            run.save_json('runner.json', info)
+            say(f"{name}: {info['status']} in {time.time() - t0:.0f} s -> {run.path}" +
+                ('' if info['status'] == 'ok' else f'; continue it with python -m ecgnb.run run {name} --resume {run.path}'))
     return run
 
 # %% ../nbs/16_run.ipynb #cf1178f1
@@ -212,6 +292,7 @@ def load_gpu_measured(path=None,  # a JSON written by scripts/gpu_smoke.sh or be
 def _measured_minutes(p: dict, measured: dict):
     "Minutes of preset `p` from the measured epoch time of its model at its batch size, or None when not measured."
     prm = p['params']
+    if not p['notebook'].startswith(('20_', '21_')): return None      # PEACE's grids: no per-model epoch time to scale
     if p['notebook'].startswith('21_'):
         model, runs = 'mrmnet', len(resolve_variants(prm.get('variants', 'all'))) * len(prm.get('seeds') or [0])
     else: model, runs = prm.get('model', 'mrmnet'), 1
@@ -317,13 +398,89 @@ def results_table(runs,  # a `collect_runs` table
                          benchmark_auc=b[0], benchmark_model=b[1]))
     return pd.DataFrame(rows)
 
+# %% ../nbs/16_run.ipynb #d1387f37
+_NOT_RECIPE = {'data_dir', 'source_dir', 'target_dir', 'ptbxl_dir', 'device', 'out_root', 'out_dir', 'cells_dir', 'run_dir',
+               'n_boot', 'check', 'min_valid_auc', 'max_per_split'}
+_KIND_NB = {'mrmnet': '20_', 'ablation': '21_', 'peace-align': '40_', 'peace-transfer': '41_', 'peace-ladder': '42_'}
+
+def _norm(v):
+    "A parameter value in comparable form: sequences as 'a,b', None as 0 (\"no cap\"), numbers as floats."
+    if isinstance(v, (list, tuple)): return ','.join(map(str, v))
+    if v is None: return 0.0
+    if isinstance(v, bool): return v
+    return float(v) if isinstance(v, (int, float)) else str(v)
+
+def match_preset(kind: str,                   # a `run_folders` kind: mrmnet, ablation, peace-align, peace-transfer, peace-ladder
+                 params: dict,                # the parameters the run recorded (its params.yaml; an ablation's base config)
+                 presets: dict | None = None, # None: the shipped presets
+                 ) -> str | None:
+    "The table preset whose recipe `params` follows (None if none does, or if the run read no real data)."
+    presets = presets if presets is not None else load_presets()
+    for name, p in presets.items():
+        if not p['table'] or not p['notebook'].startswith(_KIND_NB.get(kind, '-')): continue
+        need = [k for k, v in p['params'].items() if isinstance(v, str) and '${' in v]
+        if any(params.get(k) is None for k in need): continue                    # the synthetic cohort: no table
+        full = {k: _default(v['default']) for k, v in notebook_params(p['notebook']).items()} | p['params']
+        keys = [k for k in full if k in params and k not in _NOT_RECIPE and k not in need]
+        if len(keys) >= 3 and all(_norm(full[k]) == _norm(params[k]) for k in keys): return name
+    return None
+
+def _headline(kind: str, d: Path):
+    "(metric name, value, n) of a run folder of `kind`."
+    if kind == 'peace-transfer':
+        r = pd.read_csv(d/'runs.csv'); return 'mean test macro-AUC over cells', float(r.auc.mean()), len(r)
+    if kind == 'peace-align':
+        r = pd.read_csv(d/'results.csv'); return 'mean test macro-AUC over arms x seeds', float(r.test_auc.mean()), len(r)
+    if kind == 'peace-ladder':
+        rows = [json.loads(l) for l in (d/'runs.jsonl').read_text().splitlines() if l.strip()]
+        aucs = [r['test_auc'] for r in rows if isinstance(r.get('test_auc'), (int, float))]
+        return 'mean test macro-AUC over rungs x seeds x splits', float(sum(aucs) / len(aucs)) if aucs else float('nan'), len(rows)
+    if kind == 'ablation':
+        rows = json.loads((d/'results.json').read_text())['rows'] if (d/'results.json').exists() else {}
+        return 'finished (variant, seed) runs', float(len(rows)), len(rows)
+    met = json.loads((d/'metrics.json').read_text())
+    h = met['heads'][met.get('primary_head') or next(iter(met['heads']))]
+    return 'test macro-AUC', h.get('macro_auc'), h.get('n_records')
+
+def _kind(d: Path, params: dict):
+    if (d/'ablation.json').exists(): return 'ablation'
+    if (d/'runs.csv').exists() and 'methods' in params: return 'peace-transfer'
+    if (d/'results.csv').exists() and 'arms' in params: return 'peace-align'
+    if (d/'runs.jsonl').exists(): return 'peace-ladder'
+    if (d/'metrics.json').exists() and 'model' in params: return 'mrmnet'
+    return None
+
+def run_folders(root,                        # a folder of run folders (searched recursively)
+                presets: dict | None = None, # None: the shipped presets
+                ) -> pd.DataFrame:
+    "One row per run folder of any kind under `root`: kind, preset (runner's, or matched), how it started, headline."
+    root, rows = Path(root), []
+    cands = sorted({p.parent for pat in ('params.yaml', 'ablation.json', 'runs.jsonl') for p in root.rglob(pat)}) if root.exists() else []
+    for d in cands:
+        params = (yaml.safe_load((d/'params.yaml').read_text()) or {}) if (d/'params.yaml').exists() else {}
+        if (d/'ablation.json').exists(): params = json.loads((d/'ablation.json').read_text()).get('base', {})
+        kind = _kind(d, params)
+        if kind is None or (kind == 'mrmnet' and _enclosing(d, root, 'ablation.json')): continue
+        if kind == 'mrmnet' and not json.loads((d/'metrics.json').read_text()).get('heads'): continue   # unfinished
+        runner = d if (d/'runner.json').exists() else _enclosing(d, root, 'runner.json')
+        rinfo = json.loads((runner/'runner.json').read_text()) if runner else {}
+        metric, value, n = _headline(kind, d)
+        preset = rinfo.get('preset')
+        rows.append(dict(kind=kind, run=d.name, preset=preset or match_preset(kind, params, presets),
+                         started_by='runner' if preset else 'papermill / notebook', metric=metric, value=value, n=n,
+                         path=str(d)))
+    return pd.DataFrame(rows, columns=['kind', 'run', 'preset', 'started_by', 'metric', 'value', 'n', 'path'])
+
 # %% ../nbs/16_run.ipynb #41c38fa6
+_NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
+
 def _parse_p(items) -> dict:
     out = {}
     for it in items or []:
         if '=' not in it: raise SystemExit(f'-p expects name=value, got {it!r}')
         k, v = it.split('=', 1)
-        out[k.strip()] = None if v.strip() in ('None', 'null') else yaml.safe_load(v)
+        v = None if v.strip() in ('None', 'null') else yaml.safe_load(v)
+        out[k.strip()] = float(v) if isinstance(v, str) and _NUMBER.fullmatch(v.strip()) else v   # YAML 1.1 reads 1e-4 as text
     return out
 
 # %% ../nbs/16_run.ipynb #2a8b89da
@@ -334,25 +491,84 @@ def list_presets(presets: dict | None = None) -> str:
                      f"{p['description']}" for n, p in presets.items())
 
 # %% ../nbs/16_run.ipynb #cc751f49
+def _pm_arg(k, v) -> str:
+    "One papermill argument: -p for scalars (-r where papermill would misread a string), -y for lists and dicts."
+    from papermill.cli import _resolve_type
+    if isinstance(v, (list, tuple, dict)): return f'-y {shlex.quote(yaml.safe_dump({k: v}, default_flow_style=True).strip())}'
+    if isinstance(v, str):
+        txt = f'"{v}"' if '${' in v else shlex.quote(v)
+        return f'-{"p" if _resolve_type(v) == v else "r"} {k} {txt}'
+    return f'-p {k} {v}'
+
+def papermill_command(name: str,                    # a preset
+                      presets: dict | None = None,  # None: the shipped ones
+                      ) -> str:
+    "The papermill line that runs preset `name` as the runner does (environment placeholders as shell variables)."
+    p = get_preset(name, presets)
+    nb = p['notebook'] if Path(p['notebook']).is_absolute() else f"nbs/{p['notebook']}"
+    return ' '.join(['papermill -k python3', nb, f'runs/{name}.ipynb'] + [_pm_arg(k, v) for k, v in p['params'].items()])
+
+def papermill_params(cmd: str,  # a `papermill NOTEBOOK OUTPUT -p name value ...` line (backslash continuations allowed)
+                     ) -> tuple:
+    "(notebook name, parameters) of a papermill command line, values read as papermill's CLI reads them."
+    from papermill.cli import _resolve_type
+    a = shlex.split(cmd.replace('\\\n', ' '), comments=True)
+    if not a or a[0] != 'papermill': raise ValueError(f'not a papermill command: {cmd!r}')
+    pos, params, i = [], {}, 1
+    while i < len(a):
+        if a[i] in ('-p', '--parameters', '-r', '--parameters_raw'):
+            params[a[i + 1]] = a[i + 2] if a[i] in ('-r', '--parameters_raw') else _resolve_type(a[i + 2]); i += 3
+        elif a[i] in ('-y', '--parameters_yaml'): params.update(yaml.safe_load(a[i + 1])); i += 2
+        elif a[i] in ('-k', '--kernel', '--cwd', '--log-level'): i += 2
+        elif a[i].startswith('-'): i += 1
+        else: pos.append(a[i]); i += 1
+    if not pos: raise ValueError(f'no notebook in {cmd!r}')
+    return Path(pos[0]).name, params
+
+def show_preset(name: str,                     # a preset
+                presets: dict | None = None,   # None: the shipped ones
+                env=None,                      # where `${NAME}` is looked up; None: os.environ
+                overrides: dict | None = None, # -p values (checked as `run` checks them; `run --dry-run` shows them)
+                ) -> str:
+    "The preset's notebook, its parameters as resolved here, the runner's command and the identical papermill line."
+    p = get_preset(name, presets)
+    if 'out_root' in (overrides or {}): raise ValueError('out_root is set by the runner (the run folder); use --runs instead')
+    params = resolve_params(p, overrides, env=env, missing='keep')
+    lines = [f"{name}: {p['description']}", f"notebook: {p['notebook']}" + (f"; table: {p['table']}" if p['table'] else '') +
+             (f"; ~{p['gpu_minutes']:g} GPU min (estimate)" if p['gpu_minutes'] else '; CPU'), 'parameters:']
+    lines += [f'  {k} = {v!r}' + ('   # set this environment variable' if isinstance(v, str) and '${' in v else '') for k, v in params.items()]
+    cmd = ' '.join([f'python -m ecgnb.run run {name}'] + [f'-p {k}={v}' for k, v in (overrides or {}).items()])
+    return '\n'.join(lines + ['command:', f'  {cmd}'] + (['the same preset with papermill:', f'  {papermill_command(name, presets)}']))
+
+# %% ../nbs/16_run.ipynb #fea5f30f
 def main(argv=None,  # command-line arguments; None: sys.argv[1:]
          ) -> int:
-    "`python -m ecgnb.run {list,run,params,reproduce}`."
+    "`python -m ecgnb.run {list,run,show,params,reproduce}`."
     ap = argparse.ArgumentParser(prog='python -m ecgnb.run', description='Run ecgnb experiment notebooks by preset.')
     sub = ap.add_subparsers(dest='cmd', required=True)
     sub.add_parser('list', help='list the presets')
     r = sub.add_parser('run', help='execute a preset into runs/<time>_<preset>/')
     r.add_argument('preset'); r.add_argument('-p', action='append', metavar='NAME=VALUE', help='override a parameter')
     r.add_argument('--runs', default='runs', help='folder of run folders (default: runs)')
-    pa = sub.add_parser('params', help="a notebook's parameters"); pa.add_argument('notebook')
+    r.add_argument('--resume', metavar='RUN_FOLDER', help='continue a killed run of this preset in its folder')
+    r.add_argument('--quiet', action='store_true', help="don't stream the notebook's output (it still goes to run.log)")
+    r.add_argument('--dry-run', action='store_true', help='check and show what would run; run nothing')
+    sh = sub.add_parser('show', help="a preset's resolved parameters and command"); sh.add_argument('preset')
+    for q in (r, sh): q.add_argument('--presets', metavar='YAML', help='a presets file of your own (default: the shipped one)')
+    pa = sub.add_parser('params', help="a notebook's parameters (or a preset's, as show)"); pa.add_argument('notebook')
     rp = sub.add_parser('reproduce', help='every run behind every table, with expected GPU time')
     rp.add_argument('--markdown', action='store_true')
     a = ap.parse_args(argv)
     try:
-        if a.cmd == 'list': print(list_presets())
+        if a.cmd == 'list': print(list_presets()); return 0
+        pr = load_presets(a.presets) if getattr(a, 'presets', None) else None
+        if a.cmd == 'show' or (a.cmd == 'params' and not a.notebook.endswith('.ipynb')):
+            print(show_preset(getattr(a, 'preset', None) or a.notebook, pr))
         elif a.cmd == 'params':
             for k, v in notebook_params(a.notebook).items(): print(f"{k:16s} = {v['default']:24s} # {v['help']}")
         elif a.cmd == 'reproduce': print(format_reproduce(reproduce_table(), markdown=a.markdown))
-        else: print(run_preset(a.preset, _parse_p(a.p), runs_root=a.runs).path)
+        elif a.dry_run: print(show_preset(a.preset, pr, overrides=_parse_p(a.p)))
+        else: print(run_preset(a.preset, _parse_p(a.p), runs_root=a.runs, presets=pr, resume=a.resume, stream=not a.quiet).path)
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -297,3 +297,13 @@ def test_real23_children_never_train_on_real_target():
     assert exclude_patients(clean, real, on_overlap='raise').info['excluded_patients'] == 0   # no overlap: no error
     with pytest.raises(ECGDataError, match='no patient id'):
         exclude_patients(toy(d.Y, dict(d.splits)), real)
+
+
+def test_real23_ids_ship_with_the_package(monkeypatch, real_samples):
+    "Without any real samples (a researcher's clone) the 23 children's ids still come from ecgnb/assets, and equal the records'."
+    import ecgnb.peace.transfer as T
+    from_records = T.real23_patients(real_samples / 'zzu_pecg_23')
+    monkeypatch.setattr(T, 'find_real_samples', lambda *a, **k: None)
+    assert T.real23_patients() == from_records and len(from_records) == 23
+    assert T.find_real_zzu23() is None                                    # their records: not here, so not scored
+    assert T.real23_ids_path().read_text().startswith('# ') and 'CC BY 4.0' in T.real23_ids_path().read_text()

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import re
 import warnings
+from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
@@ -25,10 +26,11 @@ from ..data.zzu import AGE_GROUPS, ZZU_SIGNAL_DIR, ZZUWindowReader, age_group, l
 from ..metrics import evaluate, per_class_auc, threshold_metrics, tune_thresholds
 
 # %% auto #0
-__all__ = ['NINE_LEAD_MISSING', 'LABEL_MODES', 'KSHOTS', 'SETTING_KINDS', 'record_codes', 'to_shared', 'load_source',
-           'load_target', 'check_domains', 'lead_set', 'label_incidence', 'shared_label_space', 'with_classes',
-           'kshot_sample', 'Setting', 'parse_settings', 'setting_splits', 'patient_ids', 'evaluate_run', 'breakdown',
-           'age_groups_of', 'load_real_zzu23', 'real23_patients', 'exclude_patients']
+__all__ = ['NINE_LEAD_MISSING', 'LABEL_MODES', 'KSHOTS', 'SETTING_KINDS', 'REAL23_HOW', 'record_codes', 'to_shared',
+           'load_source', 'load_target', 'check_domains', 'lead_set', 'label_incidence', 'shared_label_space',
+           'with_classes', 'kshot_sample', 'Setting', 'parse_settings', 'setting_splits', 'patient_ids', 'evaluate_run',
+           'breakdown', 'age_groups_of', 'load_real_zzu23', 'real23_ids_path', 'real23_patients', 'find_real_zzu23',
+           'exclude_patients']
 
 # %% ../../nbs/34_peace.transfer.ipynb #9a4bba84
 def record_codes(data: LabeledECG, source: str) -> list[list[str]]:
@@ -314,14 +316,29 @@ def load_real_zzu23(classes: Sequence[str], root=None, fs: float = 100, seconds:
                       info=dict(unmapped_codes=dict(unmapped), labels_outside_set=dict(outside), root=str(root)))
 
 # %% ../../nbs/34_peace.transfer.ipynb #8fde9e5f
-def real23_patients(root=None) -> list[str]:
-    "Patient ids of the 23 real ZZU-pECG records (their `records.csv`)."
+def real23_ids_path() -> Path:
+    "The shipped ids of the 23 real ZZU-pECG records: `ecgnb/assets/zzu_pecg_23_ids.csv` (record, patient; CC BY 4.0)."
+    return Path(str(resources.files('ecgnb')/'assets'/'zzu_pecg_23_ids.csv'))
+
+def real23_patients(root=None, # a zzu_pecg_23 folder whose `records.csv` to read; None: the shipped ids (no data needed)
+                    ) -> list[str]:
+    "Patient ids of the 23 real ZZU-pECG records: from the shipped asset, or from `root`'s `records.csv`."
+    f = real23_ids_path() if root is None else Path(root)/'records.csv'
+    if not f.exists(): raise ECGDataError(f'{f} not found; pass root= a zzu_pecg_23 folder holding records.csv, or root=None for the shipped ids.')
+    return sorted(set(pd.read_csv(f, dtype=str, keep_default_na=False, comment='#').patient))
+
+def find_real_zzu23(root=None, # a zzu_pecg_23 folder; None: `zzu_pecg_23` in the real samples (`$ECGNB_REAL_SAMPLES` or shared/data/real)
+                    ) -> Path | None:
+    "The folder of the 23 real ZZU-pECG records if their `records.csv` is there, else None (their section is then skipped)."
     if root is None:
         real = find_real_samples()
-        if real is None: raise ECGDataError('shared/data/real not found; pass root= the zzu_pecg_23 folder or set ECGNB_REAL_SAMPLES.')
+        if real is None: return None
         root = real/'zzu_pecg_23'
-    if not (Path(root)/'records.csv').exists(): raise ECGDataError(f'{root}/records.csv not found; pass the zzu_pecg_23 folder.')
-    return sorted(set(pd.read_csv(Path(root)/'records.csv', dtype=str, keep_default_na=False).patient))
+    return Path(root) if (Path(root)/'records.csv').exists() else None
+
+REAL23_HOW = ('the 23 real ZZU-pECG children are not here, so their section is skipped: set ECGNB_REAL_SAMPLES to a folder '
+              'holding zzu_pecg_23/ (records.csv and Child_ecg/, the records listed in ecgnb/assets/zzu_pecg_23_ids.csv, '
+              'copied from ZZU-pECG) to score them')
 
 def exclude_patients(data: LabeledECG, # the target data
                      patients: Sequence[str], # patient ids that must not train, early-stop or be tested on here
