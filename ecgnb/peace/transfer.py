@@ -67,11 +67,11 @@ def load_source(dataset: str = 'ptbxl', data_dir=None, fs: int = 100, log=print)
     return to_shared(load_cpsc2018(data_dir, fs=fs), 'cpsc2018')
 
 def load_target(data_dir=None, fs: int = 100, log=print, **kwargs) -> LabeledECG:
-    "ZZU-pECG in the shared label space (`load_zzu(labels='shared')`); `data_dir=None` = the synthetic pediatric cohort."
+    "ZZU-pECG in the shared label space (`load_zzu(task='shared')`); `data_dir=None` = the synthetic pediatric cohort."
     if data_dir is None:
         data_dir = default_cohort()['zzu']
         log(f'target data_dir=None: using the synthetic pediatric cohort at {data_dir} (not evidence about patients)')
-    return load_zzu(data_dir, fs=fs, labels='shared', **kwargs)
+    return load_zzu(data_dir, fs=fs, task='shared', **kwargs)
 
 # %% ../../nbs/34_peace.transfer.ipynb #dd7609e8
 NINE_LEAD_MISSING = ('V2', 'V4', 'V6')
