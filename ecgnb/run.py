@@ -26,9 +26,10 @@ import yaml
 import ecgnb
 from .core import RunDir, atomic_write
 from .data.core import find_real_samples
+from .stats import t_interval
 from .mrm.ablation import resolve_variants
-from .mrm.ablation_stats import t_interval
 from .mrm.experiment import BENCHMARK_AUC
+from .mrm.experiment_apply import main_predict
 
 # %% auto #0
 __all__ = ['KERNEL', 'RUN_COLUMNS', 'presets_path', 'load_presets', 'packaged_nbs_dir', 'nbs_dir', 'notebook_path',
@@ -543,7 +544,9 @@ def show_preset(name: str,                     # a preset
 # %% ../nbs/16_run.ipynb #fea5f30f
 def main(argv=None,  # command-line arguments; None: sys.argv[1:]
          ) -> int:
-    "`python -m ecgnb.run {list,run,show,params,reproduce}`."
+    "`python -m ecgnb.run {list,run,show,params,reproduce,predict}`."
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['predict']: return main_predict(argv[1:])    # its own arguments (chapter 14c)
     ap = argparse.ArgumentParser(prog='python -m ecgnb.run', description='Run ecgnb experiment notebooks by preset.')
     sub = ap.add_subparsers(dest='cmd', required=True)
     sub.add_parser('list', help='list the presets')
@@ -558,6 +561,7 @@ def main(argv=None,  # command-line arguments; None: sys.argv[1:]
     pa = sub.add_parser('params', help="a notebook's parameters (or a preset's, as show)"); pa.add_argument('notebook')
     rp = sub.add_parser('reproduce', help='every run behind every table, with expected GPU time')
     rp.add_argument('--markdown', action='store_true')
+    sub.add_parser('predict', help='apply a trained run to your own WFDB / .mat records (predict --help)', add_help=False)
     a = ap.parse_args(argv)
     try:
         if a.cmd == 'list': print(list_presets()); return 0
