@@ -16,14 +16,19 @@ from ecgnb.core import headless_threads
 headless_threads(1)
 
 
-def test_mrmnet_is_in_the_zoo_without_the_experiment():
-    "`get_model('mrmnet', ...)` works after `import ecgnb.models.zoo` alone (a fresh process: nothing else imported)."
-    code = ("import sys, ecgnb.models.zoo as z; m = z.get_model('mrmnet', 3, input_channels=9, width=4); "
+def test_mrmnet_registers_itself_without_the_experiment():
+    "MRM-Net registers itself from its own package: `import ecgnb.mrm.network` alone makes `get_model('mrmnet', ...)`"
+    "work without the experiment module, and the generic zoo alone neither imports MRM-Net nor knows it (fresh processes)."
+    code = ("import sys, ecgnb.mrm.network, ecgnb.models.zoo as z; m = z.get_model('mrmnet', 3, input_channels=9, width=4); "
             "assert type(m).__name__ == 'MRMNet' and m.config.in_channels == 9 and m.config.n_classes == 3; "
-            "assert 'ecgnb.mrm.experiment' not in sys.modules, 'the zoo pulled in the experiment'")
-    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, 'PYTHONPATH': os.pathsep.join(sys.path)})
-    assert r.returncode == 0, r.stderr
+            "assert 'ecgnb.mrm.experiment' not in sys.modules, 'MRM-Net pulled in the experiment'")
+    zoo_alone = ("import sys, ecgnb.models.zoo as z; assert 'ecgnb.mrm.network' not in sys.modules, 'the zoo imports MRM-Net'\n"
+                 "try: z.get_model('mrmnet', 3)\nexcept KeyError as e: assert 'ecgnb.mrm.network' in str(e), e\n"
+                 "else: raise AssertionError('mrmnet known without MRM-Net imported')")
+    for c in (code, zoo_alone):
+        r = subprocess.run([sys.executable, '-c', c], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, 'PYTHONPATH': os.pathsep.join(sys.path)})
+        assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.parametrize('name', ZOO)
