@@ -10,6 +10,11 @@
   python scripts/peace_results.py ladder OUT_DIR [RUNG:RUNG ...]
       notebook 42 output folder: paired deltas (validation and test macro-AUC, mean [95 % t] over seeds) of any rung
       pairs, e.g. +caf:+knowledge (default: the default configuration's steps and the options chosen against)
+  python scripts/peace_results.py zeroshot OUT_DIR [RUNG:RUNG ...]
+      notebook 42 real-data output folder run with `holdout`: zero-shot macro-AUC of each text rung on the held-out
+      labels, pooled out of fold (every record scored once by the model that did not train on it), with its untrained
+      and nearest-label controls on the same rows and seeds, zero-shot − each control paired by seed, the same on the
+      validation folds, and paired zero-shot differences between rungs (e.g. +caf:+knowledge)
   python scripts/peace_results.py boot OUT_DIR PTBXL_DIR [RUNG]
       notebook 42 real-data output folder: each seed's pooled out-of-fold test predictions of RUNG (default plain),
       with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients (issue 16 item 6)
@@ -86,6 +91,26 @@ def ladder(out_dir, *pairs):
     print(markdown_table(pd.DataFrame(rows).T)); print('\nmean λ per rung:', lam.to_dict())
 
 
+def zeroshot(out_dir, *pairs):
+    from ecgnb.peace.ladder import cv_zero_shot, load_ladder_runs, zero_shot_table
+    runs, preds = load_ladder_runs(Path(out_dir)/'runs.jsonl')
+    per_seed = cv_zero_shot(runs, preds)
+    if per_seed.empty: raise SystemExit(f'{out_dir}: no zero-shot scores (run notebook 42 with -p data real -p holdout ...)')
+    hold = runs.holdout.dropna().iloc[0]
+    n = {h: int(per_seed[f'n_pos_{h}'].iloc[0]) for h in hold}
+    print(f'{out_dir}: held-out {", ".join(f"{h} ({k} positives)" for h, k in n.items())}; '
+          f'{runs.split.nunique()} splits pooled, {per_seed.seed.nunique()} seeds\n')
+    for suf, name in (('', 'test rows (reported)'), ('_valid', 'validation folds (selection)')):
+        print(f'Zero-shot macro-AUC, {name}, mean [95 % t over seeds]\n')
+        print(markdown_table(zero_shot_table(per_seed, suf)), '\n')
+    rows = {}
+    for pr in pairs:
+        a, b = pr.split(':')
+        w = per_seed.pivot_table(index='seed', columns='rung', values=['zs_macro', 'zs_macro_valid', 'valid_auc'])
+        rows[f'{a} − {b}'] = {c: fmt_d(paired_test(w[c][a], w[c][b])) for c in ('zs_macro', 'zs_macro_valid', 'valid_auc')}
+    if rows: print(markdown_table(pd.DataFrame(rows).T))
+
+
 def boot(out_dir, ptbxl_dir, rung='plain', n_boot=1000):
     from ecgnb.data.ptbxl import load_ptbxl
     from ecgnb.metrics import bootstrap_ci, macro_auc
@@ -160,5 +185,5 @@ def strata(run_dir, label='RBBB', by='AFIB'):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:] or ['-h']
-    if cmd not in ('transfer', 'align', 'ladder', 'boot', 'strata'): raise SystemExit(__doc__)
-    dict(transfer=transfer, align=align, ladder=ladder, boot=boot, strata=strata)[cmd](*args)
+    if cmd not in ('transfer', 'align', 'ladder', 'zeroshot', 'boot', 'strata'): raise SystemExit(__doc__)
+    dict(transfer=transfer, align=align, ladder=ladder, zeroshot=zeroshot, boot=boot, strata=strata)[cmd](*args)
