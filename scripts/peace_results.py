@@ -14,7 +14,8 @@
       notebook 42 real-data output folder run with `holdout`: zero-shot macro-AUC of each text rung on the held-out
       labels, pooled out of fold (every record scored once by the model that did not train on it), with its untrained
       and nearest-label controls on the same rows and seeds, zero-shot − each control paired by seed, the same on the
-      validation folds, and paired zero-shot differences between rungs (e.g. +caf:+knowledge)
+      validation folds, for the fused descriptors and the axis ensemble, and paired zero-shot differences between
+      rungs (e.g. +caf:+knowledge); OUT_DIR may also be a folder with only its zero_shot.csv (results/zero_shot_real)
   python scripts/peace_results.py boot OUT_DIR PTBXL_DIR [RUNG]
       notebook 42 real-data output folder: each seed's pooled out-of-fold test predictions of RUNG (default plain),
       with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients (issue 16 item 6)
@@ -93,21 +94,27 @@ def ladder(out_dir, *pairs):
 
 def zeroshot(out_dir, *pairs):
     from ecgnb.peace.ladder import cv_zero_shot, load_ladder_runs, zero_shot_table
-    runs, preds = load_ladder_runs(Path(out_dir)/'runs.jsonl')
-    per_seed = cv_zero_shot(runs, preds)
+    out_dir = Path(out_dir)
+    if (out_dir/'runs_pred').is_dir():                   # a run folder: pool the stored out-of-fold scores
+        per_seed = cv_zero_shot(*load_ladder_runs(out_dir/'runs.jsonl'))
+    elif (out_dir/'zero_shot.csv').exists():             # the committed summary (results/): one pooled row per rung and seed
+        per_seed = pd.read_csv(out_dir/'zero_shot.csv')
+    else: raise SystemExit(f'{out_dir}: neither runs_pred/ nor zero_shot.csv (notebook 42 with -p data real -p holdout ... -p out_dir)')
     if per_seed.empty: raise SystemExit(f'{out_dir}: no zero-shot scores (run notebook 42 with -p data real -p holdout ...)')
-    hold = runs.holdout.dropna().iloc[0]
-    n = {h: int(per_seed[f'n_pos_{h}'].iloc[0]) for h in hold}
-    print(f'{out_dir}: held-out {", ".join(f"{h} ({k} positives)" for h, k in n.items())}; '
-          f'{runs.split.nunique()} splits pooled, {per_seed.seed.nunique()} seeds\n')
-    for suf, name in (('', 'test rows (reported)'), ('_valid', 'validation folds (selection)')):
-        print(f'Zero-shot macro-AUC, {name}, mean [95 % t over seeds]\n')
-        print(markdown_table(zero_shot_table(per_seed, suf)), '\n')
+    hold = [c[6:] for c in per_seed.columns if c.startswith('n_pos_') and not c.endswith('_valid')]
+    pos = ', '.join('%s (%d positives)' % (h, per_seed[f'n_pos_{h}'].iloc[0]) for h in hold)
+    print(f'{out_dir}: held-out {pos}; '
+          f'{per_seed.n_splits.iloc[0]} splits pooled, {per_seed.seed.nunique()} seeds\n')
+    for score, sname in (('zs', 'fused descriptors'), ('zsax', 'axis ensemble')):
+        for suf, name in (('', 'test rows (reported)'), ('_valid', 'validation folds (selection)')):
+            print(f'Zero-shot macro-AUC ({sname}), {name}, mean [95 % t over seeds]\n')
+            print(markdown_table(zero_shot_table(per_seed, suf, score)), '\n')
     rows = {}
     for pr in pairs:
         a, b = pr.split(':')
-        w = per_seed.pivot_table(index='seed', columns='rung', values=['zs_macro', 'zs_macro_valid', 'valid_auc'])
-        rows[f'{a} − {b}'] = {c: fmt_d(paired_test(w[c][a], w[c][b])) for c in ('zs_macro', 'zs_macro_valid', 'valid_auc')}
+        cols = ('zs_macro', 'zs_macro_valid', 'zsax_macro', 'zsax_macro_valid', 'valid_auc')
+        w = per_seed.pivot_table(index='seed', columns='rung', values=list(cols))
+        rows[f'{a} − {b}'] = {c: fmt_d(paired_test(w[c][a], w[c][b])) for c in cols}
     if rows: print(markdown_table(pd.DataFrame(rows).T))
 
 
