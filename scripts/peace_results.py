@@ -1,4 +1,4 @@
-"""Summaries of PEACE runs for the docs (issue 18): every number the README and chapters 37/40/41 quote from a
+"""Summaries of PEACE runs for the docs: every number the README and chapters 37/40/41 quote from a
 5-seed run is printed by one of these commands from the run's own files.
 
   python scripts/peace_results.py transfer RUN/runs.csv [FIGURE.png]
@@ -18,7 +18,7 @@
       rungs (e.g. +caf:+knowledge); OUT_DIR may also be a folder with only its zero_shot.csv (results/zero_shot_real)
   python scripts/peace_results.py boot OUT_DIR PTBXL_DIR [RUNG]
       notebook 42 real-data output folder: each seed's pooled out-of-fold test predictions of RUNG (default plain),
-      with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients (issue 16 item 6)
+      with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients
   python scripts/peace_results.py strata RUN_DIR [LABEL] [BY]
       notebook 40 run folder: reloads each seed's trained PEACE model and scores the held-out LABEL (default RBBB)
       zero-shot among records without and with the finding BY (default AFIB): is the score carried by a co-occurring
