@@ -172,3 +172,25 @@ def test_peace_results_zeroshot_from_run_and_from_summary(tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         assert want in r.stdout and f'RBBB ({2 * int(yh["test"].sum())} positives)' in r.stdout and '| +caf − +knowledge |' in r.stdout, r.stdout
     assert _script('zeroshot', tmp_path/'nothing').returncode != 0
+
+
+def test_committed_real_zero_shot_reproduces_notebook_40():
+    """results/zero_shot_real is the per-seed summary of the real-data zero-shot run (notebook 42, RBBB/LVHV/SBRAD held
+    out, every record scored out of fold); `peace_results.py zeroshot` prints from it the numbers notebook 40 quotes."""
+    import json
+    from conftest import ROOT
+    r = _script('zeroshot', ROOT/'results'/'zero_shot_real')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '5 splits pooled, 5 seeds' in r.stdout and 'RBBB (8 positives), LVHV (12 positives), SBRAD (9 positives)' in r.stdout
+    nb = json.loads((ROOT/'nbs'/'40_cross_modal_alignment.ipynb').read_text())
+    md = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
+    quoted = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) == 3 and cells[0] in ('PEACE zero-shot', 'untrained projection (control)',
+                                           'nearest trained label\'s probability (control)', 'PEACE − untrained (paired)',
+                                           'PEACE − nearest label (paired)'):
+            quoted[cells[0]] = cells[2].replace('−', '-')
+    assert len(quoted) == 5, quoted
+    table = r.stdout.split('validation folds')[0]                 # the test-row table of the fused descriptors
+    for name, v in quoted.items(): assert f'| {v} |' in table, (name, v)
