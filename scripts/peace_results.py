@@ -1,4 +1,4 @@
-"""Summaries of PEACE runs for the docs (issue 18): every number the README and chapters 37/40/41 quote from a
+"""Summaries of PEACE runs for the docs: every number the README and chapters 37/40/41 quote from a
 5-seed run is printed by one of these commands from the run's own files.
 
   python scripts/peace_results.py transfer RUN/runs.csv [FIGURE.png]
@@ -10,9 +10,15 @@
   python scripts/peace_results.py ladder OUT_DIR [RUNG:RUNG ...]
       notebook 42 output folder: paired deltas (validation and test macro-AUC, mean [95 % t] over seeds) of any rung
       pairs, e.g. +caf:+knowledge (default: the default configuration's steps and the options chosen against)
+  python scripts/peace_results.py zeroshot OUT_DIR [RUNG:RUNG ...]
+      notebook 42 real-data output folder run with `holdout`: zero-shot macro-AUC of each text rung on the held-out
+      labels, pooled out of fold (every record scored once by the model that did not train on it), with its untrained
+      and nearest-label controls on the same rows and seeds, zero-shot − each control paired by seed, the same on the
+      validation folds, for the fused descriptors and the axis ensemble, and paired zero-shot differences between
+      rungs (e.g. +caf:+knowledge); OUT_DIR may also be a folder with only its zero_shot.csv (results/zero_shot_real)
   python scripts/peace_results.py boot OUT_DIR PTBXL_DIR [RUNG]
       notebook 42 real-data output folder: each seed's pooled out-of-fold test predictions of RUNG (default plain),
-      with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients (issue 16 item 6)
+      with the 95 % bootstrap interval of the macro-AUC resampling records and resampling patients
   python scripts/peace_results.py strata RUN_DIR [LABEL] [BY]
       notebook 40 run folder: reloads each seed's trained PEACE model and scores the held-out LABEL (default RBBB)
       zero-shot among records without and with the finding BY (default AFIB): is the score carried by a co-occurring
@@ -84,6 +90,32 @@ def ladder(out_dir, *pairs):
         rows[f'{a} − {b}'] = {f'Δ {c}': fmt_d(paired_test(w[c][a], w[c][b])) for c in w}
     lam = per_seed.groupby('rung', sort=False).lam_mean.mean().round(3)
     print(markdown_table(pd.DataFrame(rows).T)); print('\nmean λ per rung:', lam.to_dict())
+
+
+def zeroshot(out_dir, *pairs):
+    from ecgnb.peace.ladder import cv_zero_shot, load_ladder_runs, zero_shot_table
+    out_dir = Path(out_dir)
+    if (out_dir/'runs_pred').is_dir():                   # a run folder: pool the stored out-of-fold scores
+        per_seed = cv_zero_shot(*load_ladder_runs(out_dir/'runs.jsonl'))
+    elif (out_dir/'zero_shot.csv').exists():             # the committed summary (results/): one pooled row per rung and seed
+        per_seed = pd.read_csv(out_dir/'zero_shot.csv')
+    else: raise SystemExit(f'{out_dir}: neither runs_pred/ nor zero_shot.csv (notebook 42 with -p data real -p holdout ... -p out_dir)')
+    if per_seed.empty: raise SystemExit(f'{out_dir}: no zero-shot scores (run notebook 42 with -p data real -p holdout ...)')
+    hold = [c[6:] for c in per_seed.columns if c.startswith('n_pos_') and not c.endswith('_valid')]
+    pos = ', '.join('%s (%d positives)' % (h, per_seed[f'n_pos_{h}'].iloc[0]) for h in hold)
+    print(f'{out_dir}: held-out {pos}; '
+          f'{per_seed.n_splits.iloc[0]} splits pooled, {per_seed.seed.nunique()} seeds\n')
+    for score, sname in (('zs', 'fused descriptors'), ('zsax', 'axis ensemble')):
+        for suf, name in (('', 'test rows (reported)'), ('_valid', 'validation folds (selection)')):
+            print(f'Zero-shot macro-AUC ({sname}), {name}, mean [95 % t over seeds]\n')
+            print(markdown_table(zero_shot_table(per_seed, suf, score)), '\n')
+    rows = {}
+    for pr in pairs:
+        a, b = pr.split(':')
+        cols = ('zs_macro', 'zs_macro_valid', 'zsax_macro', 'zsax_macro_valid', 'valid_auc')
+        w = per_seed.pivot_table(index='seed', columns='rung', values=list(cols))
+        rows[f'{a} − {b}'] = {c: fmt_d(paired_test(w[c][a], w[c][b])) for c in cols}
+    if rows: print(markdown_table(pd.DataFrame(rows).T))
 
 
 def boot(out_dir, ptbxl_dir, rung='plain', n_boot=1000):
@@ -160,5 +192,5 @@ def strata(run_dir, label='RBBB', by='AFIB'):
 
 if __name__ == '__main__':
     cmd, *args = sys.argv[1:] or ['-h']
-    if cmd not in ('transfer', 'align', 'ladder', 'boot', 'strata'): raise SystemExit(__doc__)
-    dict(transfer=transfer, align=align, ladder=ladder, boot=boot, strata=strata)[cmd](*args)
+    if cmd not in ('transfer', 'align', 'ladder', 'zeroshot', 'boot', 'strata'): raise SystemExit(__doc__)
+    dict(transfer=transfer, align=align, ladder=ladder, zeroshot=zeroshot, boot=boot, strata=strata)[cmd](*args)

@@ -122,3 +122,75 @@ def test_peace_results_script(tmp_path):
     assert '| zero-shot − nearest label | +0.100 [+0.100, +0.100] |' in r.stdout
     assert '| peace − no_lsbc, zs_macro | +0.250 [+0.250, +0.250] |' in r.stdout
     assert run('nonsense').returncode != 0
+
+
+def test_ptbxl_cv_splits_holdout_real():
+    """Held-out labels (zero-shot on unseen ECGs): removed from training, their labels carried for each split's valid
+    and test rows in dataset order, every record's held-out labels scored exactly once over the test folds."""
+    from ecgnb.data.ptbxl import load_ptbxl
+    from ecgnb.peace.transfer import to_shared
+    root = require_shared(SHARED / 'ptbxl-1.0.1-first500')
+    hold = ['RBBB', 'LVHV', 'SBRAD']
+    sp = ptbxl_cv_splits(root, n_splits=5, min_total=8, holdout=','.join(hold))
+    raw = to_shared(load_ptbxl(root, task='all'), 'ptbxl')
+    Yh = raw.Y[:, [raw.classes.index(h) for h in hold]]
+    assert not set(hold) & set(sp[0].classes) and 'LBBB' in sp[0].classes
+    for s in sp:
+        assert s.holdout == tuple(hold) and s.Eh.shape == (3, 3, s.E.shape[2])
+        for part in ('valid', 'test'):
+            np.testing.assert_array_equal(s.Yh[part], Yh[getattr(s, part).idx])
+    np.testing.assert_array_equal(sum(s.Yh['test'].sum(0) for s in sp), Yh.sum(0))
+    with pytest.raises(ValueError, match='no positive record'):
+        ptbxl_cv_splits(root, holdout=['WPW', 'NOPE'])
+
+
+def _script(*a):
+    import subprocess, sys
+    from conftest import ROOT
+    env = dict(__import__('os').environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, str(ROOT/'scripts'/'peace_results.py'), *map(str, a)], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_peace_results_zeroshot_from_run_and_from_summary(tmp_path):
+    """`peace_results.py zeroshot` pools a run's stored out-of-fold zero-shot scores, and prints the same table from
+    the per-seed summary alone (what results/ keeps)."""
+    import dataclasses
+    from ecgnb.peace.ladder import cv_zero_shot, zero_shot_table
+    d = _tiny()
+    rng = np.random.default_rng(1)
+    yh = {s: (rng.random((len(getattr(d, s)), 1)) < 0.5).astype(np.uint8) for s in ('valid', 'test')}
+    for v in yh.values(): v[:2] = [[1], [0]]
+    d = dataclasses.replace(d, holdout=('RBBB',), Eh=np.asarray(label_embeddings(['RBBB']), np.float32), Yh=yh)
+    df, preds = run_ladder([d, d], '+knowledge,+caf', seeds=(0, 1), budget=Budget(1, 1e-2, 8, device='cpu'),
+                           width=4, d_model=8, out=tmp_path/'run'/'runs.jsonl', log=None)
+    per_seed = cv_zero_shot(df, preds)
+    per_seed.to_csv(tmp_path/'zero_shot.csv', index=False)
+    want = zero_shot_table(per_seed).loc['zero-shot − nearest label', '+caf']
+    for where in (tmp_path/'run', tmp_path):
+        r = _script('zeroshot', where, '+caf:+knowledge')
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert want in r.stdout and f'RBBB ({2 * int(yh["test"].sum())} positives)' in r.stdout and '| +caf − +knowledge |' in r.stdout, r.stdout
+    assert _script('zeroshot', tmp_path/'nothing').returncode != 0
+
+
+def test_committed_real_zero_shot_reproduces_notebook_40():
+    """results/zero_shot_real is the per-seed summary of the real-data zero-shot run (notebook 42, RBBB/LVHV/SBRAD held
+    out, every record scored out of fold); `peace_results.py zeroshot` prints from it the numbers notebook 40 quotes."""
+    import json
+    from conftest import ROOT
+    r = _script('zeroshot', ROOT/'results'/'zero_shot_real')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '5 splits pooled, 5 seeds' in r.stdout and 'RBBB (8 positives), LVHV (12 positives), SBRAD (9 positives)' in r.stdout
+    nb = json.loads((ROOT/'nbs'/'40_cross_modal_alignment.ipynb').read_text())
+    md = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
+    quoted = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if len(cells) == 3 and cells[0] in ('PEACE zero-shot', 'untrained projection (control)',
+                                           'nearest trained label\'s probability (control)', 'PEACE − untrained (paired)',
+                                           'PEACE − nearest label (paired)'):
+            quoted[cells[0]] = cells[2].replace('−', '-')
+    assert len(quoted) == 5, quoted
+    table = r.stdout.split('validation folds')[0]                 # the test-row table of the fused descriptors
+    for name, v in quoted.items(): assert f'| {v} |' in table, (name, v)

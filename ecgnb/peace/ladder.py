@@ -23,15 +23,17 @@ from ..data.ptbxl import load_ptbxl
 from ..metrics import macro_auc
 from ..mrm.ablation_stats import paired_test, t_interval
 from .text import label_embeddings
-from .alignment import label_frequency
+from .alignment import embed_split, label_frequency, nearest_labels, per_label_auc, zero_shot_scores
+from .lqn import labels_as_input
 from .transfer import to_shared
 from .methods import Budget, build_transfer_model, method_spec, predict_probabilities, stage_loss, train_stage
 from .runner import TransferConfig, prepare_data, run_transfer
 
 # %% auto #0
-__all__ = ['LADDER', 'EXTRA_RUNGS', 'ladder_rungs', 'LadderData', 'cohort_source_data', 'cv_fold_splits', 'ptbxl_cv_splits',
-           'GradNormProbe', 'ProbedLoss', 'train_rung', 'run_ladder', 'load_ladder_runs', 'cv_aggregate',
-           'ladder_table', 'transfer_ladder', 'ladder_verdict', 'plot_ladder', 'plot_training']
+__all__ = ['LADDER', 'EXTRA_RUNGS', 'PEACE_DEFAULTS', 'ladder_rungs', 'LadderData', 'cohort_source_data', 'cv_fold_splits',
+           'ptbxl_cv_splits', 'GradNormProbe', 'ProbedLoss', 'holdout_scores', 'train_rung', 'run_ladder',
+           'load_ladder_runs', 'cv_aggregate', 'cv_zero_shot', 'zero_shot_table', 'ladder_table', 'transfer_ladder',
+           'ladder_verdict', 'plot_ladder', 'plot_training']
 
 # %% ../../nbs/37_peace.ladder.ipynb #27206629
 LADDER = (('plain', 'finetune'), ('lqn_learned', 'peace_no_text'), ('lqn_desc', 'lqn_desc'),
@@ -58,6 +60,9 @@ class LadderData:
     normal_index: int | None
     input_channels: int
     name: str = 'data'
+    holdout: tuple = ()                          # labels held out of training entirely, scored zero-shot
+    Eh: np.ndarray | None = None                 # [H, 3, d] their descriptor embeddings
+    Yh: dict | None = None                       # {'valid': [n_valid, H], 'test': [n_test, H]} their labels, in dataset order
 
 def cohort_source_data(cfg: TransferConfig | None = None, log=None) -> LadderData:
     "The adult source task of chapter 36 (`prepare_data(cfg)`, default the offline cohort) as one `LadderData`."
@@ -85,10 +90,18 @@ def ptbxl_cv_splits(path, # PTB-XL folder (e.g. ../shared/data/real/ptbxl-1.0.1-
                     min_total: int = 15, # keep labels with at least this many positives among all records
                     fs: int = 100, # sampling rate
                     exclude: Sequence[str] = (), # labels to drop
+                    holdout: Sequence[str] = (), # labels removed from training entirely and scored zero-shot on each split's valid/test rows
                    ) -> list[LadderData]:
     "Real PTB-XL in the shared label space, one `LadderData` per outer split of `cv_fold_splits` (standardizer fitted on each split's train rows)."
     raw = to_shared(load_ptbxl(path, task='all', fs=fs), 'ptbxl')
-    keep = [c for c, n in zip(raw.classes, raw.Y.sum(0)) if n >= min_total and c not in set(exclude)]
+    holdout = [h.strip() for h in holdout.split(',')] if isinstance(holdout, str) else list(holdout)
+    holdout = [h for h in holdout if h]
+    bad = [h for h in holdout if h not in raw.classes or not raw.Y[:, raw.classes.index(h)].any()]
+    if bad: raise ValueError(f'{path}: held-out label(s) {bad} have no positive record; choose among '
+                             f'{[c for c, n in zip(raw.classes, raw.Y.sum(0)) if n]}')
+    keep = [c for c, n in zip(raw.classes, raw.Y.sum(0)) if n >= min_total and c not in set(exclude) | set(holdout)]
+    Eh = np.asarray(label_embeddings(holdout), np.float32) if holdout else None
+    Yh_all = raw.Y[:, [raw.classes.index(h) for h in holdout]]
     data = raw.subset(classes=keep)
     E = np.asarray(label_embeddings(keep), np.float32)
     out = []
@@ -97,7 +110,8 @@ def ptbxl_cv_splits(path, # PTB-XL folder (e.g. ../shared/data/real/ptbxl-1.0.1-
         sd = d.fit_standardizer('global')
         ds = {s: ECGArrayDataset(d.X, d.Y, sp[s], sd, d.mask) for s in ('train', 'valid', 'test')}
         out.append(LadderData(ds['train'], ds['valid'], ds['test'], keep, E, keep.index('NORM') if 'NORM' in keep else None,
-                              d.X.shape[1], f'ptbxl split {k + 1}/{n_splits}'))
+                              d.X.shape[1], f'ptbxl split {k + 1}/{n_splits}', tuple(holdout), Eh,
+                              {s: Yh_all[sp[s]] for s in ('valid', 'test')} if holdout else None))
     return out
 
 # %% ../../nbs/37_peace.ladder.ipynb #468e92a2
@@ -125,6 +139,23 @@ class ProbedLoss:
         if name in ('loss_fn', 'probe'): raise AttributeError(name)
         return getattr(self.loss_fn, name)
 
+# %% ../../nbs/37_peace.ladder.ipynb #ed18080f
+def holdout_scores(model: nn.Module, # a trained (or untrained) model of a ladder rung
+                   data: LadderData, # a split with held-out labels
+                   split: str = 'test', # 'valid' | 'test'
+                   device='cpu') -> dict:
+    "Held-out labels on `split`'s rows, each [n, H]: labels `y`, zero-shot cosines `zs`, the axis ensemble `zsax` and the nearest trained label's probabilities `near` ({} without held-out labels or a text side)."
+    if not data.holdout or getattr(model, 'label_emb', None) is None: return {}
+    dl = labels_as_input(torch.utils.data.DataLoader(getattr(data, split), batch_size=256))
+    emb = embed_split(model.to(device), dl, device)
+    Eh = torch.as_tensor(data.Eh).to(device)
+    with torch.no_grad():
+        protos = model.label_text_emb(Eh).cpu().numpy()
+        axes = [model.embed_text(torch.nn.functional.normalize(Eh[:, a], dim=-1)).cpu().numpy() for a in range(Eh.shape[1])]
+    return dict(y=np.asarray(data.Yh[split]), zs=zero_shot_scores(emb['ecg_emb'], protos),
+                zsax=np.mean([zero_shot_scores(emb['ecg_emb'], a) for a in axes], 0),
+                near=emb['p'][:, nearest_labels(data.Eh, data.E)])
+
 # %% ../../nbs/37_peace.ladder.ipynb #cf90fae7
 def _per_epoch(x, steps_per_epoch: int) -> list:
     x = np.asarray(x, float)
@@ -143,6 +174,7 @@ def train_rung(method: str, # a method of `METHODS` (a rung's)
     probe = GradNormProbe(m.backbone)
     lf = label_frequency(np.asarray(data.train.Y)[data.train.idx])          # the training split's, for positives='freq'
     loss = ProbedLoss(stage_loss(spec, 'source', lam_max, label_freq=lf), probe)
+    zs0 = {s: holdout_scores(m, data, s, budget.device) for s in ('valid', 'test')} if data.holdout else {}  # untrained control
     t0 = time.time()
     r = train_stage(m, loss, data.train, data.valid, budget, seed, progress=False, log=None)
     probe.remove()
@@ -156,7 +188,16 @@ def train_rung(method: str, # a method of `METHODS` (a rung's)
     return dict(valid_auc=macro_auc(yv, pv, warn=False), test_auc=macro_auc(yt, pt, warn=False), best_epoch=r.best_epoch,
                 secs=round(time.time() - t0, 1), valid_curve=curve('valid_auc'), train_loss=curve('train_loss'),
                 train_lsbc=curve('train_lsbc'), lam_epoch=_per_epoch(lam, spe), lam_mean=float(np.mean(lam)) if lam else 0.0,
-                grad_norm=_per_epoch(probe.norms, spe), y_test=yt, p_test=pt)
+                grad_norm=_per_epoch(probe.norms, spe), y_test=yt, p_test=pt, zero_shot=_zero_shot_after(m, data, zs0, budget.device))
+
+def _zero_shot_after(m, data: LadderData, zs0: dict, device) -> dict:
+    "{'zs_test', 'near_test', 'init_test', 'y_test', ... valid}: the trained model's held-out scores and the untrained control's."
+    out = {}
+    for s, before in zs0.items():
+        if not before: continue
+        out |= {f'{k}_{s}': v for k, v in holdout_scores(m, data, s, device).items()}
+        out |= {f'init_{s}': before['zs'], f'initax_{s}': before['zsax']}
+    return out
 
 # %% ../../nbs/37_peace.ladder.ipynb #070412e4
 def _pred_path(out, rung: str, seed: int, k: int) -> Path:
@@ -175,7 +216,7 @@ def run_ladder(data: LadderData | Sequence[LadderData], # one split, or cross-va
                out=None, # JSON-lines file: each run appended as it finishes (a record of long runs)
                log: Callable | None = print, # one line per run
               ) -> tuple[pd.DataFrame, dict]:
-    "Every (seed, split, rung): validation/test macro-AUC and curves (a DataFrame) and test predictions {(rung, seed, split): (y, p)}."
+    "Every (seed, split, rung): validation/test macro-AUC and curves (a DataFrame) and test predictions {(rung, seed, split): (y, p[, zero-shot scores])}."
     splits = [data] if isinstance(data, LadderData) else list(data)
     budget = budget or Budget(epochs=6, lr=1e-2, batch_size=64, device='cpu')
     log = log or (lambda *a, **k: None)
@@ -186,12 +227,14 @@ def run_ladder(data: LadderData | Sequence[LadderData], # one split, or cross-va
             for rung, method in ladder_rungs(rungs):
                 rec = dict(rung=rung, method=method, seed=int(seed), split=k, data=d.name,
                            **train_rung(method, d, budget, seed, width, d_model, lam_max))
-                preds[(rung, int(seed), k)] = (rec.pop('y_test'), rec.pop('p_test'))
+                zs = rec.pop('zero_shot')
+                preds[(rung, int(seed), k)] = (rec.pop('y_test'), rec.pop('p_test')) + ((zs,) if zs else ())
+                if zs: rec['holdout'] = list(d.holdout)
                 recs.append(rec)
                 if out is not None:
                     with open(out, 'a') as f: f.write(_to_json(rec) + '\n')
                     np.savez_compressed(_pred_path(out, rung, seed, k), y=preds[(rung, int(seed), k)][0],
-                                        p=preds[(rung, int(seed), k)][1])
+                                        p=preds[(rung, int(seed), k)][1], **{f'zs__{n}': v for n, v in zs.items()})
                 log(f"seed {seed} {d.name} {rung:<20} valid {rec['valid_auc']:.3f} test {rec['test_auc']:.3f} "
                     f"λ̄ {rec['lam_mean']:.2f} ({rec['secs']:.0f}s)")
     return pd.DataFrame(recs), preds
@@ -204,7 +247,9 @@ def load_ladder_runs(out) -> tuple[pd.DataFrame, dict]:
     for r in recs:
         f = _pred_path(out, r['rung'], r['seed'], r['split'])
         if f.exists():
-            with np.load(f) as z: preds[(r['rung'], r['seed'], r['split'])] = (z['y'], z['p'])
+            with np.load(f) as z:
+                zs = {n[4:]: z[n] for n in z.files if n.startswith('zs__')}
+                preds[(r['rung'], r['seed'], r['split'])] = (z['y'], z['p']) + ((zs,) if zs else ())
     return pd.DataFrame(recs), preds
 
 # %% ../../nbs/37_peace.ladder.ipynb #91f7b2dd
@@ -212,12 +257,56 @@ def cv_aggregate(df: pd.DataFrame, preds: dict) -> pd.DataFrame:
     "One row per (rung, seed): mean validation AUC over splits, pooled out-of-fold test macro-AUC, mean λ and seconds."
     rows = []
     for (rung, seed), g in df.groupby(['rung', 'seed'], sort=False):
-        ys, ps = zip(*(preds[(rung, seed, k)] for k in sorted(g.split)))
+        ys, ps = zip(*(preds[(rung, seed, k)][:2] for k in sorted(g.split)))
         rows.append(dict(rung=rung, method=g.method.iloc[0], seed=seed, valid_auc=float(g.valid_auc.mean()),
                          test_auc=macro_auc(np.concatenate(ys), np.concatenate(ps), warn=False),
                          test_auc_fold_mean=float(g.test_auc.mean()), lam_mean=float(g.lam_mean.mean()),
                          secs=float(g.secs.sum()), n_splits=len(g)))
     return pd.DataFrame(rows)
+
+# %% ../../nbs/37_peace.ladder.ipynb #2bd53772
+def cv_zero_shot(df: pd.DataFrame, # `run_ladder` records of data with held-out labels
+                 preds: dict, # its predictions (third element: the zero-shot scores of `train_rung`)
+                ) -> pd.DataFrame:
+    "One row per (rung, seed) with a text side: pooled per-label and macro AUC of zero-shot, untrained and nearest-label scores on the test (and `_valid`) rows."
+    rows = []
+    for (rung, seed), g in df.groupby(['rung', 'seed'], sort=False):
+        zs = [preds[(rung, seed, k)][2] for k in sorted(g.split) if len(preds[(rung, seed, k)]) > 2]
+        if not zs: continue
+        if len(zs) < len(g): raise ValueError(f'{rung} seed {seed}: zero-shot scores of {len(zs)} of {len(g)} splits')
+        hold = list(g.holdout.iloc[0])
+        row = dict(rung=rung, method=g.method.iloc[0], seed=seed, valid_auc=float(g.valid_auc.mean()), n_splits=len(g))
+        for split, suf in (('test', ''), ('valid', '_valid')):
+            y = np.concatenate([z[f'y_{split}'] for z in zs])
+            for score in ('zs', 'init', 'near', 'zsax', 'initax'):
+                auc = per_label_auc(y, np.concatenate([z[f'{score}_{split}'] for z in zs]), hold)
+                row |= {f'{score}_{h}{suf}': v for h, v in auc.items()} | {f'{score}_macro{suf}': float(np.nanmean(list(auc.values())))}
+            row |= {f'n_pos_{h}{suf}': int(n) for h, n in zip(hold, y.sum(0))}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/37_peace.ladder.ipynb #2bc4b38a
+def zero_shot_table(per_seed: pd.DataFrame, # `cv_zero_shot` output
+                    suffix: str = '', # '' test rows, '_valid' validation rows
+                    score: str = 'zs', # 'zs' (fused descriptors) or 'zsax' (axis ensemble; its untrained control 'initax')
+                   ) -> pd.DataFrame:
+    "Per rung: zero-shot, untrained and nearest-label macro-AUC (mean [95 % t] over seeds), paired zero-shot − each control, per-label zero-shot."
+    init = {'zs': 'init', 'zsax': 'initax'}[score]
+    f = lambda t: '%.3f [%.3f, %.3f]' % tuple(t)
+    fd = lambda t: '%+.3f [%+.3f, %+.3f]' % (t['diff'], t['diff_lo'], t['diff_hi'])
+    out = {}
+    for rung, g in per_seed.groupby('rung', sort=False):
+        g = g.set_index('seed')
+        hold = [c[3:] for c in g.columns if c.startswith('zs_') and not c.endswith('_valid') and c != 'zs_macro']
+        z = g[f'{score}_macro{suffix}']
+        r = {'zero-shot': f(t_interval(z)), 'untrained control': f(t_interval(g[f'{init}_macro{suffix}'])),
+             'nearest-label control': f(t_interval(g[f'near_macro{suffix}'])),
+             'zero-shot − untrained': fd(paired_test(z, g[f'{init}_macro{suffix}'])),
+             'zero-shot − nearest label': fd(paired_test(z, g[f'near_macro{suffix}']))}
+        r |= {f'zero-shot {h} (nearest label)': f"{g[f'{score}_{h}{suffix}'].mean():.3f} ({g[f'near_{h}{suffix}'].mean():.3f})" for h in hold}
+        r['n seeds'] = str(len(g))
+        out[rung] = r
+    return pd.DataFrame(out)
 
 # %% ../../nbs/37_peace.ladder.ipynb #079732e7
 def ladder_table(df: pd.DataFrame, # one row per (rung, seed[, setting]) with the metric
@@ -308,3 +397,12 @@ def plot_training(df: pd.DataFrame, # `run_ladder` records (single split or CV)
         ax.set_xlabel('epoch'); ax.set_ylabel(lab)
     axes[0].legend(fontsize=7); fig.suptitle(title, fontsize=10); fig.tight_layout()
     return fig
+
+# %% ../../nbs/37_peace.ladder.ipynb #0374a518
+PEACE_DEFAULTS = dict(residual_pool=True,   # the LQN head with its pooled linear path (chapter 32)
+                      knowledge_p=0.5,      # knowledge injection in training, annealed
+                      caf_mode='caf',       # the CAF gate on the LSBC weight ...
+                      caf_floor=0.25,       # ... with its floor: λ >= caf_floor·lam_max after the warm-up
+                      lam_max=0.5,          # largest LSBC weight
+                      weighting='any',      # LSBC positives: records that share a label (the paper's rule)
+                      center=False)         # raw descriptor embeddings (chapter 31)
