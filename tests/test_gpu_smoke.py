@@ -72,10 +72,6 @@ def test_arguments(capsys):
     assert 'gpu_smoke_checks.py amp --precision fp16 --out /o/amp-fp16' in out[1]
 
 
-# parameters a check passes that its notebook gains in a parallel change (notebook 22's `min_runs`): drop once merged
-PENDING_PARAMS = {'nb22-summary': {'min_runs'}}
-
-
 def test_every_notebook_check_runs_on_cuda_with_known_parameters():
     "Each papermill check names only parameters its notebook has (papermill would ignore a misspelt one)."
     from ecgnb.run import notebook_params
@@ -85,7 +81,6 @@ def test_every_notebook_check_runs_on_cuda_with_known_parameters():
         known = set(notebook_params(nb.split('/', 1)[1]))
         given = {cmd[i + 1] for i, c in enumerate(cmd) if c == '-p'}
         given |= {cmd[i + 1].split(':')[0] for i, c in enumerate(cmd) if c == '-y'}
-        given -= PENDING_PARAMS.get(name, set())
         assert given <= known, (name, given - known)
         if 'device' in known: assert cmd[cmd.index('device') + 1] == 'cuda', name
 

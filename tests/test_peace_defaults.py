@@ -6,6 +6,8 @@ import json
 import re
 import shlex
 
+import yaml
+
 import pytest
 
 from conftest import ROOT
@@ -54,17 +56,19 @@ def command_params(tokens: list[str]) -> list[str]:
     while i < len(tokens):
         t = tokens[i]
         if t in ('-p', '--parameters', '-r', '--parameters_raw'): names.append(tokens[i + 1]); i += 3; continue
-        if t in ('-y', '--parameters_yaml'): names.append(tokens[i + 1].split(':')[0].strip()); i += 2; continue
+        if t in ('-y', '--parameters_yaml'):                   # YAML: 'name: value' or a mapping '{a: 1, b: 2}'
+            y = yaml.safe_load(tokens[i + 1]); names += list(y) if isinstance(y, dict) else [tokens[i + 1].split(':')[0].strip()]
+            i += 2; continue
         i += 1
     return names
 
 
 def test_parsers_find_what_they_should():
     t = ('x\n```\nCOMMON="-p epochs 6 -p lr 0.01"\npapermill -k python3 nbs/40_cross_modal_alignment.ipynb runs/a.ipynb $COMMON \\\n'
-         '    -y "seeds: [0, 1]" -p zs_rows test   # a comment -p nope 1\n```\n`papermill nbs/42_peace_ladder.ipynb o.ipynb -p data real`')
+         '    -y "seeds: [0, 1]" -y \'{arms: [peace], d_model: 32}\' -p zs_rows test   # a comment -p nope 1\n```\n`papermill nbs/42_peace_ladder.ipynb o.ipynb -p data real`')
     cmds = quoted_commands(t)
     assert [(nb, command_params(a)) for nb, a in cmds] == [
-        ('40_cross_modal_alignment.ipynb', ['epochs', 'lr', 'seeds', 'zs_rows']), ('42_peace_ladder.ipynb', ['data'])]
+        ('40_cross_modal_alignment.ipynb', ['epochs', 'lr', 'seeds', 'arms', 'd_model', 'zs_rows']), ('42_peace_ladder.ipynb', ['data'])]
 
 
 def test_quoted_commands_use_existing_parameters():

@@ -121,9 +121,9 @@ class GradNormProbe:
         self.norms, self._acc, self._n = [], 0.0, 0
         self.handles = [p.register_hook(self._hook) for p in module.parameters() if p.requires_grad]
     def _hook(self, g):
-        self._acc += float(g.detach().float().pow(2).sum()); self._n += 1
+        self._acc = self._acc + g.detach().float().pow(2).sum(); self._n += 1   # stays on the device: no sync per parameter
     def flush(self):
-        if self._n: self.norms.append(math.sqrt(self._acc))
+        if self._n: self.norms.append(math.sqrt(float(self._acc)))                # one host sync per step
         self._acc, self._n = 0.0, 0
     def remove(self):
         self.flush()
