@@ -124,6 +124,7 @@ def _prf(tp, fp, fn):
     f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=(2 * tp + fp + fn) > 0)
     return pr, rc, f1
 
+# %% ../nbs/12_metrics.ipynb #733dadcd
 def threshold_metrics(y, p, thresholds) -> dict:
     "Macro/micro F1, precision, recall and macro balanced accuracy of `p > thresholds` (thresholds tuned elsewhere)."
     y, p = _check(y, p)
@@ -161,6 +162,7 @@ def _clusters(groups, n: int) -> np.ndarray:
     if len(g) != n: raise ValueError(f'{len(g)} group ids for {n} records')
     return pd.factorize(pd.Series(g))[0]
 
+# %% ../nbs/12_metrics.ipynb #04e4ada7
 def bootstrap_indices(y, # [N, K] labels
                       n_boot: int = 1000, # resamples
                       seed: int = 0, # seeds the generator

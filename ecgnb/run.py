@@ -54,6 +54,7 @@ def _fill(v, subs: dict):
     if isinstance(v, dict): return {k: _fill(x, subs) for k, x in v.items()}
     return v
 
+# %% ../nbs/16_run.ipynb #c2f3e587
 def _minutes(spec, subs: dict) -> float:
     "gpu_minutes: a number, or {grid variable: {value: minutes}}."
     if isinstance(spec, dict):
@@ -61,6 +62,7 @@ def _minutes(spec, subs: dict) -> float:
         return float(table[subs[var]])
     return float(spec or 0)
 
+# %% ../nbs/16_run.ipynb #54ffe77d
 def _preset(name, entry: dict, subs: dict) -> dict:
     if 'notebook' not in entry: raise ValueError(f'preset {name!r}: no notebook given')
     return dict(name=name, notebook=entry['notebook'], params=_fill(dict(entry.get('params') or {}), subs),
@@ -90,12 +92,14 @@ def packaged_nbs_dir() -> Path:
     "The experiment notebooks a built wheel carries: `ecgnb/notebooks` inside the installed package."
     return Path(str(resources.files('ecgnb')/'notebooks'))
 
+# %% ../nbs/16_run.ipynb #f76020d5
 def nbs_dir() -> Path:
     "`$ECGNB_NBS`, else the notebooks folder of this checkout (`<repo>/nbs`), else the packaged notebooks (a wheel install)."
     if os.environ.get('ECGNB_NBS'): return Path(os.environ['ECGNB_NBS'])
     repo = Path(ecgnb.__file__).resolve().parents[1]/'nbs'
     return repo if repo.is_dir() else packaged_nbs_dir()
 
+# %% ../nbs/16_run.ipynb #432df057
 def notebook_path(notebook) -> Path:
     "A preset's notebook: an absolute path, or a name in `nbs_dir()`."
     p = Path(notebook)
@@ -126,11 +130,13 @@ def _placeholder(m, env):
         if real: return str(real)
     raise KeyError(name)
 
+# %% ../nbs/16_run.ipynb #6451618c
 def _default(expr: str):
     "A parameter's default value from its source text (None when it is not a literal, e.g. an expression)."
     try: return ast.literal_eval(expr)
     except (ValueError, SyntaxError, TypeError): return None
 
+# %% ../nbs/16_run.ipynb #a7a4787f
 def check_types(params: dict,    # name -> value
                 valid: dict,     # `notebook_params` of the notebook
                 notebook,        # its name, for the message
@@ -153,6 +159,7 @@ def check_types(params: dict,    # name -> value
         out[k] = str(v) if isinstance(d, str) and type(v) in (int, float) else v
     return out
 
+# %% ../nbs/16_run.ipynb #5d9eba69
 def resolve_params(preset: dict,                   # a preset from `load_presets`
                    overrides: dict | None = None,  # parameters that replace the preset's (e.g. from -p)
                    env=None,                       # where `${NAME}` is looked up; None: os.environ
@@ -210,6 +217,7 @@ class _Tee:
     def flush(self):
         for f in self.streams: f.flush()
 
+# %% ../nbs/16_run.ipynb #1a7d143d
 def _resume_folder(run_folder, name: str, overrides: dict) -> tuple:
     "The RunDir of a killed run of preset `name` and its overrides (refused if it is another preset's, or -p differ)."
     run = RunDir(run_folder)
@@ -223,11 +231,13 @@ def _resume_folder(run_folder, name: str, overrides: dict) -> tuple:
         raise ValueError(f'{run.path} was run with -p {old}; a resumed run keeps its parameters (drop -p, or start a new run)')
     return run, dict(old), info
 
+# %% ../nbs/16_run.ipynb #2776c1b4
 def _last_run_dir(run: RunDir):
     "The newest folder inside `run` holding checkpoints/last.pt (a killed training), or None."
     found = sorted(run.path.rglob('checkpoints/last.pt'), key=lambda p: p.stat().st_mtime)
     return str(found[-1].parent.parent) if found else None
 
+# %% ../nbs/16_run.ipynb #5711845b
 def run_preset(name: str,                     # the preset to run (`python -m ecgnb.run list`)
                overrides: dict | None = None,  # parameters that replace the preset's (not out_root)
                runs_root='runs',               # the run folder is created in here as <time>_<name>/
@@ -283,6 +293,7 @@ def gpu_measured_path() -> Path:
     "Where measured GPU figures live: `$ECGNB_GPU_MEASURED`, else `<repo>/bench/gpu_measured.json` (scripts/gpu_smoke.sh writes it)."
     return Path(os.environ.get('ECGNB_GPU_MEASURED') or nbs_dir().parent/'bench'/'gpu_measured.json')
 
+# %% ../nbs/16_run.ipynb #5346309d
 def load_gpu_measured(path=None,  # a JSON written by scripts/gpu_smoke.sh or bench/bench_train.py --gpu; None: `gpu_measured_path()`
                       ) -> dict:
     "The measured GPU figures, or {} when the file is absent (then every GPU time is an estimate)."
@@ -328,6 +339,7 @@ def _basis_note(df) -> str:
     return (f"{k} run(s) from epoch times measured on {df.attrs.get('device') or 'a GPU'} (bench/gpu_measured.json; "
             f"model speed on random input, data pipeline excluded), {len(df) - k} estimate(s)")
 
+# %% ../nbs/16_run.ipynb #cecd5bc7
 def format_reproduce(df,                       # a `reproduce_table`
                      markdown: bool = False,  # a Markdown table instead of commands grouped by table
                      ) -> str:
@@ -356,6 +368,7 @@ def _enclosing(d: Path, root: Path, marker: str):
         if q == root: break
     return None
 
+# %% ../nbs/16_run.ipynb #42015a37
 def _run_row(d: Path, root: Path, params: dict, met: dict) -> dict:
     h = met['heads'][met.get('primary_head') or next(iter(met['heads']))]
     runner, abl = _enclosing(d, root, 'runner.json'), _enclosing(d, root, 'ablation.json')
@@ -371,6 +384,7 @@ def _run_row(d: Path, root: Path, params: dict, met: dict) -> dict:
                 best_epoch=met.get('best_epoch'), train_time_s=met.get('train_time_s'), wall_s=rinfo.get('wall_s'),
                 path=str(d))
 
+# %% ../nbs/16_run.ipynb #c12ac267
 def collect_runs(root,  # a folder of run folders (searched recursively)
                  ) -> pd.DataFrame:
     "One row per experiment run folder found under `root` (see above); empty (with the columns) if none."
@@ -411,6 +425,7 @@ def _norm(v):
     if isinstance(v, bool): return v
     return float(v) if isinstance(v, (int, float)) else str(v)
 
+# %% ../nbs/16_run.ipynb #10bf041d
 def match_preset(kind: str,                   # a `run_folders` kind: mrmnet, ablation, peace-align, peace-transfer, peace-ladder
                  params: dict,                # the parameters the run recorded (its params.yaml; an ablation's base config)
                  presets: dict | None = None, # None: the shipped presets
@@ -426,6 +441,7 @@ def match_preset(kind: str,                   # a `run_folders` kind: mrmnet, ab
         if len(keys) >= 3 and all(_norm(full[k]) == _norm(params[k]) for k in keys): return name
     return None
 
+# %% ../nbs/16_run.ipynb #aaa42cec
 def _headline(kind: str, d: Path):
     "(metric name, value, n) of a run folder of `kind`."
     if kind == 'peace-transfer':
@@ -443,6 +459,7 @@ def _headline(kind: str, d: Path):
     h = met['heads'][met.get('primary_head') or next(iter(met['heads']))]
     return 'test macro-AUC', h.get('macro_auc'), h.get('n_records')
 
+# %% ../nbs/16_run.ipynb #9928ae21
 def _kind(d: Path, params: dict):
     if (d/'ablation.json').exists(): return 'ablation'
     if (d/'runs.csv').exists() and 'methods' in params: return 'peace-transfer'
@@ -451,6 +468,7 @@ def _kind(d: Path, params: dict):
     if (d/'metrics.json').exists() and 'model' in params: return 'mrmnet'
     return None
 
+# %% ../nbs/16_run.ipynb #65f2d713
 def run_folders(root,                        # a folder of run folders (searched recursively)
                 presets: dict | None = None, # None: the shipped presets
                 ) -> pd.DataFrame:
@@ -501,6 +519,7 @@ def _pm_arg(k, v) -> str:
         return f'-{"p" if _resolve_type(v) == v else "r"} {k} {txt}'
     return f'-p {k} {v}'
 
+# %% ../nbs/16_run.ipynb #15d03ffa
 def papermill_command(name: str,                    # a preset
                       presets: dict | None = None,  # None: the shipped ones
                       ) -> str:
@@ -509,6 +528,7 @@ def papermill_command(name: str,                    # a preset
     nb = p['notebook'] if Path(p['notebook']).is_absolute() else f"nbs/{p['notebook']}"
     return ' '.join(['papermill -k python3', nb, f'runs/{name}.ipynb'] + [_pm_arg(k, v) for k, v in p['params'].items()])
 
+# %% ../nbs/16_run.ipynb #44cc8726
 def papermill_params(cmd: str,  # a `papermill NOTEBOOK OUTPUT -p name value ...` line (backslash continuations allowed)
                      ) -> tuple:
     "(notebook name, parameters) of a papermill command line, values read as papermill's CLI reads them."
@@ -526,6 +546,7 @@ def papermill_params(cmd: str,  # a `papermill NOTEBOOK OUTPUT -p name value ...
     if not pos: raise ValueError(f'no notebook in {cmd!r}')
     return Path(pos[0]).name, params
 
+# %% ../nbs/16_run.ipynb #96b598bc
 def show_preset(name: str,                     # a preset
                 presets: dict | None = None,   # None: the shipped ones
                 env=None,                      # where `${NAME}` is looked up; None: os.environ

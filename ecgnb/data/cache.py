@@ -85,6 +85,7 @@ class ScaledArray:
             return (_open_scaled, (c.filename, c.dtype.str, c.shape, c.offset, self.gain))
         return (ScaledArray, (np.asarray(c), self.gain))
 
+# %% ../../nbs/01b_data.cache.ipynb #357700de
 def _open_scaled(filename, dtype, shape, offset, gain):
     return ScaledArray(np.memmap(filename, dtype=np.dtype(dtype), mode='r', shape=tuple(shape), offset=offset), gain)
 
@@ -142,6 +143,7 @@ def _encode(k, sig, dtype: str, gain: float, overflow: str):
         x = np.clip(x, -lim, lim)
     return x.astype(dtype), int(over.sum())
 
+# %% ../../nbs/01b_data.cache.ipynb #c1774150
 def _fill_rows(x_path, start, keys, reader, n_leads, n_samples, overflow, dtype, gain=1000.0):
     "Worker: read `keys` and write them to rows start.. of the memory-mapped X; return (masks, n_clipped, extras)."
     X = np.load(x_path, mmap_mode='r+')
@@ -214,6 +216,7 @@ def _die_with_parent(ppid: int):
         os._exit(1)
     threading.Thread(target=watch, daemon=True, name='ecgnb-parent-watch').start()
 
+# %% ../../nbs/01b_data.cache.ipynb #5c5ff69b
 def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
     "Fill X.npy in `tmp` chunk by chunk (sequentially or in a pool); return (mask, n_clipped, extras)."
     N, n_leads = len(keys), args[1]
@@ -240,6 +243,7 @@ def _fill_all(tmp: Path, keys, args, chunksize, n_workers, executor, desc):
     bar.close()
     return mask, n_clip, extras
 
+# %% ../../nbs/01b_data.cache.ipynb #b13e57fb
 def _allocate(tmp: Path, cache_dir: Path, shape, dtype: str):
     "Create X.npy in `tmp` with its blocks reserved on disk, after checking the free space (so a full disk is an error now, not a SIGBUS later)."
     need = int(np.prod(shape)) * np.dtype(dtype).itemsize + 4096
@@ -256,6 +260,7 @@ def _allocate(tmp: Path, cache_dir: Path, shape, dtype: str):
             except OSError as e:
                 if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS): raise   # a file system without it
 
+# %% ../../nbs/01b_data.cache.ipynb #2755fb84
 def _no_space(e: BaseException, cache_dir: Path) -> BaseException:
     "An `ECGDataError` naming the folder for a full disk (ENOSPC/EDQUOT); any other error as it is."
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -263,6 +268,7 @@ def _no_space(e: BaseException, cache_dir: Path) -> BaseException:
                             'deleted. Free some space, or pass cache_dir= a folder on a larger disk.')
     return e
 
+# %% ../../nbs/01b_data.cache.ipynb #fe98e77d
 def _publish(tmp: Path, cache_dir: Path, fp: str):
     "Rename the finished `tmp` into `cache_dir`, moving an old cache aside first; a concurrent winner is kept."
     if cache_is_valid(cache_dir, fp):              # another process published this very cache meanwhile: keep it,

@@ -70,6 +70,7 @@ def _stratum_quotas(groups: dict, r: np.ndarray, weight: dict):
         quota[s], rem[s], size[s], w[s] = q, n * r - q, n, weight.get(s, n)
     return quota, rem, size, w
 
+# %% ../../nbs/01_data.core.ipynb #465b6a27
 def stratified_group_split(
     strata,  # stratum key of each group (e.g. of each patient), groups in a fixed (sorted) order
     ratios,  # share of the groups per part (k >= 2 parts; normalised to sum 1)

@@ -111,6 +111,7 @@ def _check_duplicates(ref: pd.DataFrame):
         warnings.warn(f'{within.file.iloc[0]}: {within.rec.nunique()} recording(s) are listed more than once (same '
                       f'labels; the first row is used), e.g. {sorted(set(within.rec))[:5]}.')
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #4e18961a
 def read_reference(path,  # a REFERENCE.csv, or a list of them (concatenated, first row per record kept)
                    ) -> pd.DataFrame:
     "`REFERENCE.csv` (a path or a list of paths) -> `record`, `labels` (class names, in file order), `first_label`."
@@ -159,6 +160,7 @@ def _original_labels(root: Path, reference=None):
     keys = [str(files[r].relative_to(root).with_suffix('')) for r in recs]
     return keys, recs, labels, firsts, unlabeled
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #09ae2062
 def _cinc_labels(root: Path, strict: bool):
     "Records (relative keys) and label lists of the CinC form from the '# Dx' header lines."
     keys, recs, labels, ages, sexes, skipped, partial = [], [], [], [], [], [], {}
@@ -220,6 +222,7 @@ def labels_matrix(labels,  # per record, a list of class names from `CPSC_CLASSE
         for l in ls: Y[i, CPSC_CLASSES.index(l)] = 1
     return Y
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #31fdaead
 def make_split_asset(reference,                    # the REFERENCE.csv to split
                      seed: int = CPSC_SPLIT_SEED,  # stratification seed (0 for the shipped split)
                      n_folds: int = 10,            # number of folds
@@ -229,10 +232,12 @@ def make_split_asset(reference,                    # the REFERENCE.csv to split
     folds = stratified_folds(labels_matrix(ref.labels), n_folds, seed)
     return pd.DataFrame({'record': ref.record, 'fold': folds, 'labels': [';'.join(l) for l in ref.labels]})
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #5055ec40
 def split_asset_path() -> Path:
     "Where the shipped CPSC2018 split lives (`ecgnb/assets/cpsc2018_folds.csv`)."
     return Path(str(resources.files('ecgnb')/'assets'/SPLIT_ASSET))
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #113f9c0f
 def write_split_asset(reference,                   # the REFERENCE.csv to split
                       path=None,                   # where to write; None: the shipped asset's place
                       seed: int = CPSC_SPLIT_SEED,  # stratification seed
@@ -248,6 +253,7 @@ def write_split_asset(reference,                   # the REFERENCE.csv to split
     with atomic_write(path) as f: f.write(head + df.to_csv(index=False))
     return path
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #6cb8c81c
 def read_split_asset(path=None,  # a split file written by `write_split_asset`; None: the shipped one
                      ) -> pd.DataFrame:
     "The shipped split (or the one at `path`) as a DataFrame `record, fold, labels`."
@@ -284,6 +290,7 @@ def _partial_note(partial: dict) -> str:
     return (f'. {len(partial)} record(s) keep only their other labels, so the ignored code is a negative there: {eg}. '
             'If a code is a typo, fix the header; strict=True makes such codes an error.')
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #e0516494
 def _short_records(root: Path, meta: pd.DataFrame, min_seconds) -> np.ndarray:
     "Records shorter than `min_seconds` (left out of the splits, named in a warning)."
     if min_seconds is None: return np.zeros(len(meta), bool)
@@ -295,6 +302,7 @@ def _short_records(root: Path, meta: pd.DataFrame, min_seconds) -> np.ndarray:
                       'to keep them.')
     return short
 
+# %% ../../nbs/03_data.cpsc2018.ipynb #30a1016e
 def _assign_folds(recs, Y, age, sex, split, split_file, default_file, seed):
     "Folds of `recs`: an explicit split file, else the shipped asset where it covers, else stratified (and saved)."
     recs = np.asarray(recs, dtype=object)

@@ -35,6 +35,7 @@ def label_space_path() -> Path:
 def _split_labels(s) -> list:
     return [l for l in str(s).split('|') if l]
 
+# %% ../../nbs/05_data.labels.ipynb #d8bcdd15
 def validate_label_space(df: pd.DataFrame, name='label_space.csv') -> pd.DataFrame:
     "Check columns, sources, axes, uniqueness of (source, code) and one axis per shared label; return `df`."
     miss = [c for c in LABEL_COLUMNS if c not in df.columns]
@@ -64,6 +65,7 @@ def _read_cached(path: str, mtime: float) -> pd.DataFrame:
     if df.verified.isna().any(): raise ECGDataError(f'{path}: column verified must be True or False.')
     return df
 
+# %% ../../nbs/05_data.labels.ipynb #8f9827c3
 def read_label_space(path=None) -> pd.DataFrame:
     "The shared label space as a DataFrame (a copy; validated and cached per file version)."
     p = Path(path) if path is not None else label_space_path()
@@ -85,12 +87,14 @@ def _lookup(source: str, path: str, mtime: float) -> dict:
     d = df[df.source == source]
     return {c: _split_labels(l) for c, l in zip(d.code, d.shared_label)}
 
+# %% ../../nbs/05_data.labels.ipynb #d775d474
 def _table(source, path=None) -> dict:
     if source not in SOURCES: raise ECGDataError(f'unknown label source {source!r}; use one of {SOURCES}.')
     p = Path(path) if path is not None else label_space_path()
     if not p.exists(): raise ECGDataError(f'{p}: label space file not found; reinstall ecgnb or pass path=.')
     return _lookup(source, str(p), os.path.getmtime(p))  # validated and cached by file version
 
+# %% ../../nbs/05_data.labels.ipynb #1373c94e
 def _candidates(code, source):
     c = str(code).strip()
     if source == 'zzu':
@@ -105,6 +109,7 @@ def _candidates(code, source):
         if c.endswith('.0'): yield c[:-2]                 # SNOMED codes read as floats
         yield c.upper()
 
+# %% ../../nbs/05_data.labels.ipynb #7c418f25
 def map_labels(codes: Iterable, source: str, unknown: str = 'raise', counter: collections.Counter | None = None,
                path=None, where: str = '') -> list:
     "Shared labels of `codes` from `source` ('ptbxl'|'cpsc2018'|'zzu'); unknown codes raise, or are skipped and counted with unknown='ignore'."

@@ -34,6 +34,7 @@ def _csv_path(path, name) -> Path:
         raise ECGDataError(f'{p}: not found. Pass the PTB-XL folder that holds {name} (the folder of the PhysioNet download).')
     return p
 
+# %% ../../nbs/02_data.ptbxl.ipynb #a7d13a25
 def _check_columns(df, required, path):
     miss = [c for c in required if c not in df.columns]
     if miss: raise ECGDataError(f'{path}: missing column(s) {miss}. Is this the PTB-XL file, unmodified?')
@@ -50,6 +51,7 @@ def _check_folds(p, df, folds):
                            f'({int(bad.sum())} such row(s)). Restore the column from the PhysioNet download; a '
                            'fold outside the range would silently move the record into another split.')
 
+# %% ../../nbs/02_data.ptbxl.ipynb #d483c65d
 def read_ptbxl_database(path, folds=(1, 10)) -> pd.DataFrame:
     "`ptbxl_database.csv` (folder or file) indexed by `ecg_id`, with `scp_codes` parsed into dicts and `strat_fold` checked against `folds` (lowest, highest)."
     p = _csv_path(path, 'ptbxl_database.csv')
@@ -92,6 +94,7 @@ def _task_map(statements: pd.DataFrame, task: str) -> dict:
     d = st[st.diagnostic == 1]
     return {c: v for c, v in d[col].items() if isinstance(v, str) and v}
 
+# %% ../../nbs/02_data.ptbxl.ipynb #51818222
 def aggregate_labels(db: pd.DataFrame, statements: pd.DataFrame, task: str = 'superdiagnostic', min_samples: int = 0):
     "Per-record label lists for `task` (benchmark rules, see above) and the sorted class list."
     if task not in PTBXL_TASKS: raise ValueError(f'task must be one of {list(PTBXL_TASKS)}, got {task!r}')
@@ -120,6 +123,7 @@ def _ptbxl_reader(key, root, leads, fs, src_fs, n_samples):
                            'remove its row from ptbxl_database.csv.')
     return sig[:, :n_samples], mask
 
+# %% ../../nbs/02_data.ptbxl.ipynb #0b323e1e
 def _missing_leads(root: Path, keys, leads, mask, require_leads: bool):
     "Warn once (or raise with `require_leads`) when records lack a requested lead (zero-filled, mask False)."
     rows = np.flatnonzero(~mask.all(1))
@@ -131,6 +135,7 @@ def _missing_leads(root: Path, keys, leads, mask, require_leads: bool):
     if require_leads: raise ECGDataError(msg + ' Repair or re-download those records (or pass leads= without them).')
     warnings.warn(msg + ' Pass require_leads=True to make this an error.')
 
+# %% ../../nbs/02_data.ptbxl.ipynb #507b939a
 def load_ptbxl(
     path,  # the PTB-XL folder (ptbxl_database.csv, scp_statements.csv, records100/, records500/)
     task: str = 'superdiagnostic',  # one of `PTBXL_TASKS`

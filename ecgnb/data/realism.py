@@ -67,6 +67,7 @@ def _r_peaks(X, fs, leads=(1, 10, 0, 7, 5)):
         if len(r) >= 3 and 25 < 60 * fs / np.median(np.diff(r)) < 250: return l, clean, r
     return None, None, np.array([], int)
 
+# %% ../../nbs/08_data.realism.ipynb #6ceab0f2
 def _median_fiducials(clean, r, fs):
     "Delineate one cleaned lead with neurokit2 ('prominence' method, Emrich et al. 2023): median fiducial offsets from R (samples)."
     import neurokit2 as nk
@@ -89,6 +90,7 @@ def _median_beats(X, r, fs, pre=0.3, post=0.55):
     seg = np.stack([Xc[:, i - a:i + b] for i in r])
     return np.median(seg, 0), a
 
+# %% ../../nbs/08_data.realism.ipynb #93d6186c
 def _wave_amps(M, a, off, fs):
     "Signed P, R (max), S (min) and T amplitudes per lead of median beats `M`, relative to the PR-segment baseline."
     ms = lambda k: int(round(off[k])) + a
@@ -101,6 +103,7 @@ def _wave_amps(M, a, off, fs):
     signed = lambda w: w[np.arange(len(w)), np.abs(w).argmax(1)] if w.shape[1] else np.full(len(w), np.nan)
     return dict(P=signed(pa), R=qrs.max(1).clip(0), S=qrs.min(1).clip(None, 0), T=signed(tw), qrs_area=qrs.sum(1))
 
+# %% ../../nbs/08_data.realism.ipynb #c8c3eb51
 def noise_features(X, fs):
     "Baseline wander (power below 0.5 Hz) and high-frequency noise (power from 40 Hz up), in dB re 1 mV^2, mean over leads."
     X = np.asarray(X, float)
@@ -213,6 +216,7 @@ def _features_chunk(job):
     X, fs = job
     return [ecg_features(x, fs) for x in X]
 
+# %% ../../nbs/08_data.realism.ipynb #c759c1ed
 def feature_frame(X,                  # ECGs [N, 12, T] in mV
                   fs: float,          # sampling rate (Hz)
                   n_workers: int = 1,  # processes (neurokit2 is single-threaded)

@@ -23,6 +23,7 @@ __all__ = ['LEADS12', 'FIX_POLICIES', 'ECGDataError', 'renamed_kwargs', 'normali
 class ECGDataError(ValueError):
     "Bad or unexpected ECG input; the message names the file (or record) and the fix."
 
+# %% ../../nbs/01a_data.records.ipynb #fd66721e
 def renamed_kwargs(
     func: str,  # the function's name, for the messages
     given: dict,  # the keyword arguments the function caught with `**renamed`
@@ -75,6 +76,7 @@ def _record_base(path) -> Path:
     p = Path(path)
     return p.with_suffix('') if p.suffix.lower() in ('.hea', '.dat', '.mat') else p
 
+# %% ../../nbs/01a_data.records.ipynb #deb976c6
 def _parse_signal_line(line: str) -> dict | None:
     "One signal line of a header (all nine fields present, no skew, one sample per frame) as a dict; else None."
     f = line.split(maxsplit=8)
@@ -93,6 +95,7 @@ def _parse_signal_line(line: str) -> dict | None:
     except (ValueError, IndexError): return None
     return sig
 
+# %% ../../nbs/01a_data.records.ipynb #715aa1b7
 def parse_wfdb_header(
     text: str,  # the text of a `.hea` file
 ) -> dict | None:  # name, n_sig, fs, sig_len, signals (list of dicts), comments; None if not a simple header
@@ -131,6 +134,7 @@ def _read_fast(base: Path, hea: Path, h: dict | None):
     sig[d == -32768] = np.nan                                       # WFDB's invalid-sample code for format 16
     return sig, [s['name'] for s in ss], h['fs']
 
+# %% ../../nbs/01a_data.records.ipynb #98d9abbb
 _BYTES_PER_SAMPLE = {'8': 1, '80': 1, '16': 2, '61': 2, '160': 2, '24': 3, '32': 4}   # formats of a fixed width
 
 def _check_sizes(hea: Path, h: dict | None):
@@ -151,6 +155,7 @@ def _check_sizes(hea: Path, h: dict | None):
                              f"samples x {bps} bytes, format {ss[0]['fmt']}, + {off} byte offset): {what}; the header's "
                              "signal count, length or format does not match the signal file")
 
+# %% ../../nbs/01a_data.records.ipynb #a33a6230
 def _read_signals(base: Path, hea: Path, engine: str):
     "(sig [T, C] physical units, signal names, fs) by the fast path or wfdb; every failure is an `ECGDataError`."
     try:
@@ -188,6 +193,7 @@ def _pick_leads(hea: Path, sig, sig_names, want):
                            "signal file). Exclude the record or repair it.")
     return out, mask
 
+# %% ../../nbs/01a_data.records.ipynb #07408f8c
 def read_wfdb(
     path,  # the record, with or without extension ('a/b', 'a/b.hea', 'a/b.mat')
     leads: Sequence[str] = LEADS12,  # leads to return, by name and in this order

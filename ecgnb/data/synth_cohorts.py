@@ -31,6 +31,7 @@ def wfdb_header(name, fs, d, sig_names, gain=1000.0):
         lines.append(f'{name}.dat 16 {gain}(0)/mV 16 0 {int(d[0, j])} {int(cs[j])} 0 {s}')
     return '\n'.join(lines) + '\n'
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #f4c93036
 def write_wfdb(path, sig, fs, sig_names, gain=1000.0):
     """Write `sig` [T, C] (mV) as WFDB format 16 (`path`.hea + `path`.dat), byte-identical to `wfdb.wrsamp` with
     fmt '16', adc_gain `gain`, baseline 0, but ~50x faster. Values beyond the int16 range are clipped (saturation)."""
@@ -54,6 +55,7 @@ def _choice(rng, d, size=None):
     k = list(d); p = np.array([d[x] for x in k], float)
     return rng.choice(k, size=size, p=p / p.sum())
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #ae165271
 def sample_ptbxl_codes(n, rng, p_norm=0.44, p_nodiag=0.015):
     """Draw PTB-XL-like `scp_codes` dicts (code -> likelihood) with realistic superclass rates and co-occurrence
     (e.g. LVH with strain-type ST-T changes, MI with ST-T changes, AF with bundle branch block)."""
@@ -165,6 +167,7 @@ def _axis_label(deg):
     return np.select([deg < -90, deg < -45, deg < -30, deg <= 90, deg <= 120],
                      ['SUP', 'ALAD', 'LAD', 'MID', 'RAD'], 'ARAD')
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #095625ba
 def _maybe(cond, values):
     "Object array: `values` where `cond`, NaN (an empty CSV cell) elsewhere."
     cond = np.asarray(cond, bool)
@@ -173,6 +176,7 @@ def _maybe(cond, values):
     out[cond] = vals[cond]
     return out
 
+# %% ../../nbs/07c_data.synth_cohorts.ipynb #02916ddd
 def _ptbxl_database(scp, ids, pt, m, rng) -> pd.DataFrame:
     "`ptbxl_database.csv` as a frame: the real file's columns, with signal-derived axis, noise and ectopy notes."
     n, stmts = len(ids), ptbxl_statements()

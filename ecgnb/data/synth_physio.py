@@ -37,6 +37,7 @@ def leads_from_independent(ind):
     derived = np.stack([II - I, -(I + II) / 2, I - II / 2, II - I / 2], axis=-2)
     return np.concatenate([ind[..., :2, :], derived, ind[..., 2:, :]], axis=-2)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #05c384c9
 def dipole_to_leads(dipole):
     "Project a cardiac dipole [..., 3, T] (Frank X, Y, Z in mV) onto the 12 standard leads [..., 12, T]."
     return leads_from_independent(np.einsum('lk,...kt->...lt', DOWER, np.asarray(dipole, dtype=np.float64)))
@@ -66,6 +67,7 @@ def unit_vector(v):
     v = np.asarray(v, dtype=float)
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #16b94b9b
 def _rotation(rng, n, deg):
     "n random 3-D rotation matrices with angles ~ N(0, deg) about X, Y, Z (`deg` one number or one per axis)."
     a = np.deg2rad(rng.normal(0, 1, (n, 3)) * np.broadcast_to(np.asarray(deg, float), (3,)))
@@ -158,6 +160,7 @@ TRIGU,"trigeminal pattern (unknown origin, SV or Ventricular)",,,1.0,,,Statement
 def _statements():
     return pd.read_csv(io.StringIO(_SCP_STATEMENTS_CSV), index_col=0)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #a55e5c5a
 def ptbxl_statements() -> pd.DataFrame:
     "The 71 SCP-ECG statements of PTB-XL's `scp_statements.csv` (flags, classes, category, AHA codes)."
     return _statements().copy()
@@ -227,6 +230,7 @@ def _hypertrophy(s, codes, rng):
     m = _has(codes, 'LAO/LAE'); amp[m, _W['P2']] *= 1.8; mu[m, _W['P2']] += 0.02; sig[m, _W['P2']] *= 1.2
     m = _has(codes, 'RAO/RAE'); amp[m, _W['P1']] *= 2.2
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #6a2f0195
 def _bundle_branch(s, codes, rng):
     "Complete LBBB, complete and incomplete RBBB (in place on `s`)."
     amp, mu, sig, nR, nT, U = s['amp'], s['mu'], s['sig'], s['nR'], s['nT'], _uniform(rng)
@@ -247,6 +251,7 @@ def _bundle_branch(s, codes, rng):
     amp[m, _W['Rp']] = unit_vector(np.array([-0.5, 0.05, -0.7]) + rng.normal(0, 0.08, (m.sum(), 3))) * U(0.3, 0.55, m)[:, None]
     mu[m, _W['Rp']] = 0.044; sig[m, _W['Rp']] = 0.013
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #9a7e2630
 def _fascicular_av(s, codes, rng):
     "IVCD, left anterior / posterior fascicular block and first-degree AV block (in place on `s`)."
     amp, mu, sig, nR, U = s['amp'], s['mu'], s['sig'], s['nR'], _uniform(rng)
@@ -277,6 +282,7 @@ def _infarction(s, codes, rng):
         acute[np.flatnonzero(m)[ac]] = True
     s['acute_mi'] = acute
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #ed11a38d
 def _st_t(s, codes, rng):
     "Non-diagnostic, non-specific and ischaemic ST-T changes (by territory), long QT, ST depression and elevation."
     amp, mu, sig, nT, u_R, U = s['amp'], s['mu'], s['sig'], s['nT'], s['u_R'], _uniform(rng)
@@ -295,6 +301,7 @@ def _st_t(s, codes, rng):
         terr = rng.choice(['inferior', 'anteroseptal', 'anterior', 'lateral'], m.sum())
         amp[m, _W['ST']] += np.array([unit_vector(TERRITORY[t]) for t in terr]) * U(0.12, 0.3, m)[:, None]
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #e81bc14a
 def _timing(s):
     "Scale the QRS waves by the record's conduction speed and place the P waves `pr` before QRS onset."
     mu, sig, qs, child, pr = s['mu'], s['sig'], s['qs'], s['child'], s['pr']
@@ -321,6 +328,7 @@ def _rhythm(s, codes, age, rng):
     m = _has(codes, 'SARRH'); resp_a[m] = U(0.1, 0.2, m)
     s.update(hr=hr, af=af, resp_f=resp_f, resp_a=resp_a)
 
+# %% ../../nbs/07a_data.synth_physio.ipynb #f6c3d689
 def _ectopic(s, rng):
     "Wave parameters of atrial ectopic beats (abnormal P, normal QRS) and ventricular ones (wide, no P, discordant T)."
     mu, sig, amp, n = s['mu'], s['sig'], s['amp'], len(s['mu'])

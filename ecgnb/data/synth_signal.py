@@ -56,6 +56,7 @@ def _beat_times(p, seconds, rng):
         raise RuntimeError('beat buffer too short; please report this seed')
     return t, rr, types
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #14d230c7
 def _render(n, T, fs, centers, sigmas, amps, rec):
     "Sum of Gaussians: add each event (centre s, width s, 3-vector) into a dipole array [N, 3, T]."
     out = np.zeros((3, n * T))
@@ -95,12 +96,14 @@ def _noise_scales(noise) -> dict:
         return {k: float(noise.get(k, 1.0)) for k in _NOISE_KINDS}
     return dict.fromkeys(_NOISE_KINDS, float(noise))
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #467d37a8
 def _check_codes(codes):
     unknown = set().union(*codes) - set(ptbxl_statements().index) if codes else set()
     if unknown:
         raise ValueError(f'synth_ecg: unknown code(s) {sorted(unknown)}; codes are PTB-XL SCP statements, e.g. '
                          f"'NORM', 'IMI', 'CLBBB', 'AFIB' (see `ptbxl_statements().index`).")
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #bc41a650
 def _render_beats(p, t, rr, types, seconds, T, fs):
     "The dipole [N, 3, T] of every beat near the record, repolarisation stretched by the preceding RR (Bazett)."
     keep = (t > -0.8) & (t < seconds + 0.8)
@@ -116,6 +119,7 @@ def _render_beats(p, t, rr, types, seconds, T, fs):
     rec = np.broadcast_to(ri[:, None], live.shape)
     return _render(len(t), T, fs, mu[live], sg[live], am[live], rec[live])
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #26c1160b
 def _af_waves(D, p, tt, fs, rng):
     "Add fibrillatory waves (4.5-8 Hz, strongest in V1) to the dipoles of the AF records, in place."
     n = len(D)
@@ -148,6 +152,7 @@ def _electrode_noise(n, tt, fs, nz, powerline, rng):
         el += (pla * np.cos(plph)) * np.sin(2 * np.pi * powerline * tt) + (pla * np.sin(plph)) * np.cos(2 * np.pi * powerline * tt)
     return el, dict(baseline_wander=bw, emg=emg, powerline=pl)
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #fb207988
 def _add_electrode_noise(ind, el):
     "Combine electrode noise into the independent leads as an ECG machine does (limb-lead relations stay exact)."
     wct = el[:, :3].mean(1, keepdims=True)
@@ -198,6 +203,7 @@ def _independent(X):
     "The 8 independent leads (I, II, V1..V6) of a 12-lead array [..., 12, T]."
     return np.concatenate([X[..., :2, :], X[..., 6:, :]], axis=-2)
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #e1b578ba
 def qrs_duration(X, fs, beats, beat_types=None, thr=0.12):
     """Median QRS duration (s) per record from the spatial velocity of the 8 independent leads around each annotated
     beat (use a clean signal, `noise=0`); only sinus/atrial beats count when `beat_types` is given."""
@@ -216,6 +222,7 @@ def qrs_duration(X, fs, beats, beat_types=None, thr=0.12):
         if ds: out[i] = np.median(ds)
     return out
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #d49a524f
 def frontal_axis(X, fs, beats, half_window=0.06):
     "Mean frontal QRS axis (degrees) per record from the net QRS areas of leads I and aVF (on a clean signal)."
     X = np.asarray(X)
@@ -229,10 +236,12 @@ def frontal_axis(X, fs, beats, half_window=0.06):
         out[i] = np.degrees(np.arctan2(X[i, 5, idx].sum(), X[i, 0, idx].sum()))
     return out
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #4c7b14a2
 def heart_rate(beats):
     "Mean heart rate (bpm) per record from R-peak times."
     return np.array([60 / np.diff(b).mean() if len(b) > 1 else np.nan for b in beats])
 
+# %% ../../nbs/07b_data.synth_signal.ipynb #3b9f58b7
 def rr_irregularity(beats):
     "Coefficient of variation of successive RR intervals per record (high in atrial fibrillation)."
     return np.array([np.diff(b).std() / np.diff(b).mean() if len(b) > 2 else np.nan for b in beats])

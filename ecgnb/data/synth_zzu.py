@@ -93,6 +93,7 @@ def _saturate(x, rng, fs=500):
     x[leads, a:a + n] = np.sign(rng.normal(size=(int(leads.sum()), 1))) * ZZU_RAIL_MV
     return x
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #6d63425f
 def _zzu_chunk(job):
     root, names, codes, ages, n9, seconds, seed, noise, sat = job
     s = synth_ecg(codes, ages, fs=500, seconds=seconds, seed=seed, noise=noise, powerline=50)
@@ -117,6 +118,7 @@ def _zzu_patients(n, rng):
     age = np.minimum(pat_age[rec_pat] + (exam - 1) * rng.uniform(0.01, 0.3, n), 5474 / 365.25)   # max 15.0 y
     return rec_pat, pat_sex[rec_pat], exam, age
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #3ba49c89
 def _zzu_diseases(findings, groups, rng):
     "Admission-level ICD-10 codes per record, more likely with matching ECG findings."
     dis = []
@@ -132,6 +134,7 @@ def _zzu_diseases(findings, groups, rng):
         dis.append(d)
     return dis
 
+# %% ../../nbs/07d_data.synth_zzu.ipynb #98afb4e4
 def _zzu_jobs(path, fname, codes, age, n9, secs, sat, seed, noise, chunk_samples):
     "Generation jobs in chunks of equal record length (no record is generated longer than it is), and their row order."
     jobs, k = [], 0

@@ -32,6 +32,7 @@ def _remove_stale(base: Path):
         except ProcessLookupError: shutil.rmtree(p, ignore_errors=True)
         except PermissionError: pass
 
+# %% ../../nbs/07_data.synthetic.ipynb #e4911422
 def default_cohort(root=None, n_ptbxl: int = 2000, n_zzu: int = 400, n_cpsc: int = 300, seed: int = 0,
                    ptbxl_records500: bool = False, zzu_max_seconds: float | None = 15.0,
                    cpsc_max_seconds: float | None = 12.0, n_workers: int | None = 1) -> dict:

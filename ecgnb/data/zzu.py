@@ -136,6 +136,7 @@ def _label_lists(meta: pd.DataFrame, labels: str, unknown: str, counter):
     return [map_labels(t, 'zzu', unknown=unknown, counter=counter, where=f'ZZU-pECG record {r}')
             for r, t in zip(meta.record, meta.aha_tokens)]
 
+# %% ../../nbs/04_data.zzu.ipynb #5237f32b
 def _saturation_counts(X, thr: float, chunk: int = 256) -> np.ndarray:
     "Samples beyond `thr` mV per row of `X`, read in chunks."
     out = np.zeros(len(X), np.int64)
@@ -143,6 +144,7 @@ def _saturation_counts(X, thr: float, chunk: int = 256) -> np.ndarray:
         out[i:i + chunk] = (np.abs(np.asarray(X[i:i + chunk], np.float32)) > thr).sum((1, 2))
     return out
 
+# %% ../../nbs/04_data.zzu.ipynb #2e5fda41
 def _select_records(root: Path, meta: pd.DataFrame, missing: str, require_12_leads: bool, min_seconds, report: dict):
     "Records with a header on disk that pass the lead and length filters (what was dropped goes to `report`)."
     has = np.array([(root/f'{p}.hea').exists() for p in meta.path])
@@ -180,6 +182,7 @@ def _known_classes(root: Path, labels: str, classes, vocab) -> list:
                                'or ecgnb.data.labels.all_labels().')
     return classes
 
+# %% ../../nbs/04_data.zzu.ipynb #3121c8c2
 def _label_matrix(root, meta, labels, classes, min_count, unknown, vocab, report):
     "(classes, Y [records, K], label lists) of task `labels`; classes default to those with `min_count`+ records."
     counter = collections.Counter()
@@ -196,6 +199,7 @@ def _label_matrix(root, meta, labels, classes, min_count, unknown, vocab, report
             if l in cidx: Y[i, cidx[l]] = 1
     return classes, Y, [[c for c in ls if c in cidx] for ls in lists]
 
+# %% ../../nbs/04_data.zzu.ipynb #a773e755
 def _window_meta(meta, rows, widx, seconds, fs, win, split, vocab, X, saturation_mv):
     "One metadata row per window: the record's row plus window, start_s, n_valid, split and saturation."
     m = meta.iloc[rows].reset_index(drop=True)

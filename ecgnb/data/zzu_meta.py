@@ -48,6 +48,7 @@ def _need(path: Path, what: str) -> Path:
                            "e.g. `zip -s 0 Child_ecg.zip --out full.zip && unzip full.zip`).")
     return path
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #600ac696
 def _read_dictionary(path, name: str, what: str, need: list) -> pd.DataFrame:
     "Read a ZZU-pECG dictionary CSV (`path` or `path/name`) as strings, checking its first columns are `need`."
     p = Path(path)
@@ -112,6 +113,7 @@ def parse_age_days(
     m = re.fullmatch(r"\s*'?(\d+(?:\.\d+)?)\s*d?'?\s*", str(value))
     return float(m.group(1)) if m else np.nan
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #075ab6b9
 AGE_GROUPS = ('neonate', 'infant', 'child', 'adolescent')
 _AGE_EDGES_DAYS = (0, 28, 365.25, 12 * 365.25, 18 * 365.25)
 
@@ -175,6 +177,7 @@ def _columns(columns):
     if bad: raise ValueError(f'unknown column role(s) {sorted(bad)}; roles are {sorted(ZZU_COLUMNS)}')
     return cols
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #e2490bbf
 def _finding_lists(f, ids, values, vocab, unknown: str, col: str):
     "Finding keys and raw tokens per record; unknown tokens raise or are counted."
     counter, findings, tokens = collections.Counter(), [], []
@@ -192,6 +195,7 @@ def _finding_lists(f, ids, values, vocab, unknown: str, col: str):
         findings.append(keys); tokens.append(toks)
     return findings, tokens, counter
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #a3ef413f
 def _read_attributes(f: Path, cols: dict):
     "The raw attribute table (strings) and its stripped record ids, checking the required columns and unique ids."
     raw = pd.read_csv(f, dtype=str, keep_default_na=False)
@@ -203,6 +207,7 @@ def _read_attributes(f: Path, cols: dict):
                                                   'each record must appear once.')
     return raw, ids
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #cd98f274
 def _int_column(f, raw, ids, col: str, role: str) -> np.ndarray:
     "Column `col` as integers; a non-number names the records."
     v = pd.to_numeric(raw[col].str.strip(), errors='coerce')
@@ -211,6 +216,7 @@ def _int_column(f, raw, ids, col: str, role: str) -> np.ndarray:
                            'fix or remove those rows.')
     return v.astype(int).to_numpy()
 
+# %% ../../nbs/04a_data.zzu_meta.ipynb #08877b04
 def _optional_columns(df: pd.DataFrame, raw, cols: dict):
     "Acquisition date and the release's per-lead quality indices averaged over the recorded leads, when present."
     if cols['date'] in raw.columns: df['date'] = pd.to_datetime(raw[cols['date']], errors='coerce').to_numpy()

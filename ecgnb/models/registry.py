@@ -28,6 +28,7 @@ def _same_factory(a, b) -> bool:
     if None in ka or None in kb or ka[1] != kb[1] or ka[1].endswith('<lambda>'): return False
     return ka[0] == kb[0] or '__main__' in (ka[0], kb[0])
 
+# %% ../../nbs/11a_models.registry.ipynb #ca906031
 def register_model(
     name: str,  # the name `get_model` will know it by
     fn: Callable[..., nn.Module] | None = None,  # `fn(num_classes, input_channels=12, **kw) -> nn.Module`; None: decorator
@@ -43,6 +44,7 @@ def register_model(
         return f
     return _register if fn is None else _register(fn)
 
+# %% ../../nbs/11a_models.registry.ipynb #f6c9a271
 def get_model(
     name: str,  # a registered name (see `MODELS`)
     num_classes: int,  # number of outputs K
@@ -110,6 +112,7 @@ def activation_layer(act: str, # 'relu' or 'elu'
     if act == 'elu': return nn.ELU(inplace=True)
     raise ValueError(f"act must be 'relu' or 'elu', got {act!r}")
 
+# %% ../../nbs/11a_models.registry.ipynb #02c2fd2a
 def head_dims(nf: int, # features entering the head
               nc: int, # logits out
               lin_ftrs, # hidden widths, or None
@@ -153,6 +156,7 @@ def benchmark_init(m: nn.Module):
         nn.init.constant_(m.weight, 1)
         nn.init.constant_(m.bias, 0)
 
+# %% ../../nbs/11a_models.registry.ipynb #def35b97
 def apply_init(model: nn.Module, # a freshly built model
                init: str | None, # 'benchmark' (the benchmark's `weight_init`) or None/'default' (the module's own)
               ) -> nn.Module:

@@ -29,6 +29,7 @@ def _conv_bn_act(ni: int, nf: int, ks: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv1d(ni, nf, ks, stride=stride, padding=(ks - 1) // 2, bias=False),
                          nn.BatchNorm1d(nf), nn.ReLU(inplace=True))
 
+# %% ../../nbs/11_models.zoo.ipynb #81e80a38
 class BasicConv1d(nn.Sequential):
     "Plain stack of conv-BN-ReLU blocks followed by `create_head1d` (the subset of the reference `basic_conv1d` that `fcn_wang` needs)."
     def __init__(self, filters=(128, 256, 128), kernel_size=(8, 5, 3), stride: int = 1, num_classes: int = 2,
@@ -41,6 +42,7 @@ class BasicConv1d(nn.Sequential):
         layers.append(create_head1d(filters[-1], num_classes, lin_ftrs_head, ps_head, bn_final_head, bn_head, act_head, concat_pooling))
         super().__init__(*layers)
 
+# %% ../../nbs/11_models.zoo.ipynb #552c9d75
 @register_model('fcn_wang')
 def fcn_wang(
     num_classes: int,  # number of outputs K
@@ -63,6 +65,7 @@ def _conv(ni: int, nf: int, stride: int = 1, kernel_size: int = 3) -> nn.Conv1d:
     "Reference `conv`: `Conv1d` with `(k-1)//2` padding and no bias."
     return nn.Conv1d(ni, nf, kernel_size=kernel_size, stride=stride, padding=(kernel_size - 1) // 2, bias=False)
 
+# %% ../../nbs/11_models.zoo.ipynb #7b0b29da
 class BasicBlock1d(nn.Module):
     "Reference ResNet basic block: conv(k0, stride)-BN-ReLU-conv(k1)-BN, plus the (downsampled) input, then ReLU."
     expansion = 1
@@ -100,6 +103,7 @@ class ResNet1d(nn.Sequential):
         mods.append(create_head1d(inplanes, num_classes, lin_ftrs_head, ps_head, bn_final_head, bn_head, act_head, concat_pooling))
         super().__init__(*mods)
 
+# %% ../../nbs/11_models.zoo.ipynb #c6109886
 @register_model('resnet1d_wang')
 def resnet1d_wang(
     num_classes: int,  # number of outputs K
@@ -130,6 +134,7 @@ class ConvLayer(nn.Sequential):
         with torch.no_grad(): bn.bias.fill_(1e-3); bn.weight.fill_(0. if zero_bn else 1.)
         super().__init__(conv, bn, *([nn.ReLU()] if act else []))
 
+# %% ../../nbs/11_models.zoo.ipynb #ebd12f73
 class ResBlock(nn.Module):
     "fastai `ResBlock` (1-d): basic (expansion 1) or bottleneck (expansion 4) convolutions plus an avg-pool/1×1-conv identity path."
     def __init__(self, expansion: int, ni: int, nf: int, stride: int = 1, kernel_size: int = 3):
@@ -149,6 +154,7 @@ class ResBlock(nn.Module):
 
     def forward(self, x): return self.act(self.convpath(x) + self.idpath(x))
 
+# %% ../../nbs/11_models.zoo.ipynb #632e9fad
 def init_cnn(m: nn.Module):
     "fastai `init_cnn`: zero every bias (BatchNorm included), Kaiming-normal conv and linear weights, recursively."
     if getattr(m, 'bias', None) is not None: nn.init.constant_(m.bias, 0)
@@ -171,6 +177,7 @@ class XResNet1d(nn.Sequential):
         super().__init__(*stem, nn.MaxPool1d(kernel_size=3, stride=2, padding=1), *blocks, head)
         init_cnn(self)
 
+# %% ../../nbs/11_models.zoo.ipynb #50ecdd0a
 @register_model('xresnet1d101')
 def xresnet1d101(
     num_classes: int,  # number of outputs K
@@ -206,6 +213,7 @@ class InceptionBlock1d(nn.Module):
         b = self.bottleneck(x)
         return self.bn_relu(torch.cat([c(b) for c in self.convs] + [self.conv_bottle(x)], dim=1))
 
+# %% ../../nbs/11_models.zoo.ipynb #d5a39060
 class Shortcut1d(nn.Module):
     "Residual connection of InceptionTime: `relu(out + BN(conv1x1(inp)))`."
     def __init__(self, ni: int, nf: int):
@@ -235,6 +243,7 @@ class InceptionBackbone(nn.Module):
                 res = x
         return x
 
+# %% ../../nbs/11_models.zoo.ipynb #f95388ea
 class Inception1d(nn.Module):
     "Reference `Inception1d`: `InceptionBackbone` + concat-pooling head, kernels derived from `kernel_size` (≥ 40)."
     def __init__(self, num_classes: int = 2, input_channels: int = 12, kernel_size: int = 40, depth: int = 6, bottleneck_size: int = 32,
@@ -249,6 +258,7 @@ class Inception1d(nn.Module):
 
     def forward(self, x): return self.layers(x)
 
+# %% ../../nbs/11_models.zoo.ipynb #c0a19441
 @register_model('inception1d')
 def inception1d(
     num_classes: int,  # number of outputs K
@@ -275,10 +285,12 @@ class _Transpose(nn.Module):
     def __init__(self, d0: int, d1: int): super().__init__(); self.d0, self.d1 = d0, d1
     def forward(self, x): return x.transpose(self.d0, self.d1)
 
+# %% ../../nbs/11_models.zoo.ipynb #73e3c35b
 class _RNNOutput(nn.Module):
     "Take the output sequence of an `nn.LSTM`/`nn.GRU` (drop the hidden state) and make it batch-first."
     def forward(self, x): return x[0].transpose(0, 1)
 
+# %% ../../nbs/11_models.zoo.ipynb #a65feda3
 class AdaptiveConcatPoolRNN(nn.Module):
     "Concatenate time-average, time-maximum and last-step outputs of an RNN: `[B, C, T] -> [B, 3C]` (see the note on `fix_bidir_last`)."
     def __init__(self, bidirectional: bool, fix_bidir_last: bool = False):
@@ -305,6 +317,7 @@ class RNN1d(nn.Sequential):
             head += bn_drop_lin(ni, no, bn, p, activation_layer(act_head) if i < len(dims) - 2 else None)
         super().__init__(_Transpose(1, 2), _Transpose(0, 1), rnn, _RNNOutput(), _Transpose(1, 2), nn.Sequential(*head))
 
+# %% ../../nbs/11_models.zoo.ipynb #33dd4656
 @register_model('lstm')
 def lstm(
     num_classes: int,  # number of outputs K
@@ -320,6 +333,7 @@ def lstm(
     return apply_init(RNN1d(input_channels, num_classes, True, hidden_dim, num_layers, False, ps_head, act_head,
                          list(lin_ftrs_head) if lin_ftrs_head is not None else None), init)
 
+# %% ../../nbs/11_models.zoo.ipynb #c95b976b
 @register_model('lstm_bidir')
 def lstm_bidir(
     num_classes: int,  # number of outputs K

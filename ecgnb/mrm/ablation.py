@@ -160,6 +160,7 @@ def _base_identity(base: ExperimentConfig) -> dict:
     "The base configuration without the fields an ablation varies (variant, seed)."
     return {k: v for k, v in base.identity().items() if k not in ('variant', 'seed')}
 
+# %% ../../nbs/15_mrm.ablation.ipynb #c420691d
 def pair_key(variant: str, seed: int) -> str:
     "Name of the run folder / result row of one (variant, seed) pair."
     return f'{variant}-s{int(seed)}'
@@ -172,6 +173,7 @@ def load_results(root) -> pd.DataFrame:
     rows = json.loads(p.read_text())['rows']
     return _rows_to_df(list(rows.values()))
 
+# %% ../../nbs/15_mrm.ablation.ipynb #b54cf07b
 def _rows_to_df(rows: list[dict]) -> pd.DataFrame:
     flat = []
     for r in rows:
@@ -181,6 +183,7 @@ def _rows_to_df(rows: list[dict]) -> pd.DataFrame:
         flat.append(r)
     return pd.DataFrame(flat)
 
+# %% ../../nbs/15_mrm.ablation.ipynb #c3177216
 def _save_results(root: Path, rows: dict):
     with atomic_write(root/'results.json') as f: json.dump(jsonable(dict(rows=rows)), f, indent=1)
     with atomic_write(root/'results.csv') as f: _rows_to_df(list(rows.values())).to_csv(f, index=False)
@@ -198,6 +201,7 @@ def _head_metrics(out: dict, cfg_model) -> dict:
         r[f'fmax_{h}'] = float(heads[h]['fmax']) if h in heads else math.nan
     return r
 
+# %% ../../nbs/15_mrm.ablation.ipynb #2c2f0a5b
 def _row(variant, seed, out, model_cfg, flops, root: Path) -> dict:
     t, p = out['test'], out['primary_head']
     hist = pd.DataFrame(out['history'])

@@ -44,6 +44,7 @@ def load_histories(df: pd.DataFrame, root=None) -> pd.DataFrame:
         if p.exists(): parts.append(pd.read_csv(p).assign(variant=r['variant'], seed=r['seed']))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
+# %% ../../nbs/15b_mrm.ablation_plots.ipynb #8bafc98f
 def plot_learning_curves(hist: pd.DataFrame, metric: str = 'valid_auc', ax=None, title: str | None = None):
     "Validation metric per epoch for each variant: mean over seeds (line) and min..max over seeds (band)."
     import matplotlib.pyplot as plt

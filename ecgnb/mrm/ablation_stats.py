@@ -23,6 +23,7 @@ __all__ = ['summarize_ablation', 'format_summary', 'branch_table', 'branch_effec
 # %% ../../nbs/15a_mrm.ablation_stats.ipynb #98da63a2
 def _short(metric: str) -> str: return {'test_auc': 'auc', 'test_fmax': 'fmax'}.get(metric, metric)
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #50f4227e
 def summarize_ablation(df: pd.DataFrame, # one row per (variant, seed), as `run_ablation` returns
                        ref: str = 'default', # the reference variant
                        metrics: Sequence[str] = ('test_auc', 'test_fmax'), # columns to summarise
@@ -94,6 +95,7 @@ def branch_table(df: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         rows.append(row)
     return pd.DataFrame(rows).set_index('variant')
 
+# %% ../../nbs/15a_mrm.ablation_stats.ipynb #97431e88
 def branch_effect(df: pd.DataFrame, variant: str = 'default', ref: str = 'no_mutual', head: str = 'low',
                   alpha: float = 0.05) -> dict:
     "Paired (by seed) difference of one head's test AUC: `variant` minus `ref` (default: does mutual learning lift the low-res head?)."

@@ -21,6 +21,7 @@ def _conv(c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1) -> nn
     "Bias-free 'same'-padded Conv1d (odd `k`)."
     return nn.Conv1d(c_in, c_out, k, stride=stride, padding=k // 2, groups=groups, bias=False)
 
+# %% ../../nbs/09_mrm.blocks.ipynb #097b30e0
 class StemStage(nn.Sequential):
     "Conv(k) -> BN -> ReLU -> MaxPool1d(2, stride 1, padding 1): no downsampling, one extra sample (`BaseBlock.conv_blockN`)."
     def __init__(self, c_in: int, c_out: int, k: int):
@@ -60,6 +61,7 @@ def eca_kernel_size(channels: int, # channels C of the feature map the gate sees
     t = int(abs((math.log2(channels) + b) / gamma))
     return t if t % 2 else t + 1
 
+# %% ../../nbs/09_mrm.blocks.ipynb #2b3af9ca
 class ECAGate(nn.Module):
     "Efficient channel attention: x * gate(conv1d_k(GAP(x))) across channels; `conv=False` reproduces the release (no conv)."
     def __init__(self, channels: int, conv: bool = True, gate: str = 'sigmoid'):

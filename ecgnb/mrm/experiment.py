@@ -219,6 +219,7 @@ def _load_dataset(cfg: ExperimentConfig, path, log) -> LabeledECG:
     if cfg.window == 'all': return load_cpsc2018(path, fs=cfg.fs, seconds=ALL_WINDOWS_MAX_S, window='first')
     return load_cpsc2018(path, fs=cfg.fs, window=cfg.window)
 
+# %% ../../nbs/14_mrm.experiment.ipynb #07149aec
 def load_data(cfg: ExperimentConfig, # what to load: dataset, task, fs, window, max_per_split, seed
               log=print, # where the messages go
              ) -> LabeledECG:

@@ -64,6 +64,7 @@ def _run_paths(checkpoint) -> tuple[Path, Path]:
                               'checkpoint inside a run folder written by the MRM-Net experiment (run_experiment).')
     return run, ck
 
+# %% ../../nbs/14c_mrm.experiment_apply.ipynb #052f4a0d
 def _read_config(run: Path, ck: dict, ck_path: Path) -> ExperimentConfig:
     "The run's `ExperimentConfig` from params.yaml, checked against the configuration stored in the checkpoint."
     params = yaml.safe_load((run/'params.yaml').read_text()) or {}
@@ -95,6 +96,7 @@ def _read_thresholds(run: Path, classes: list) -> np.ndarray:
                               f'(classes {classes}). Pass the run folder that wrote both.')
     return np.asarray([float(th[c]) for c in classes])
 
+# %% ../../nbs/14c_mrm.experiment_apply.ipynb #88d7075b
 def load_run(checkpoint, # a run folder, or a checkpoint file inside one (checkpoints/best.pt)
              device='cpu', # where the network goes
             ) -> TrainedRun:
@@ -166,8 +168,10 @@ def _figure(sig, fs, leads, name, positive, probs, path):
                    predictions=probs)
     fig.savefig(path, dpi=100, bbox_inches='tight'); plt.close(fig)
 
+# %% ../../nbs/14c_mrm.experiment_apply.ipynb #3ad2d64f
 def _record_name(p: Path) -> str: return p.name[:-len(p.suffix)] if p.suffix in ('.hea', '.dat', '.mat') else p.name
 
+# %% ../../nbs/14c_mrm.experiment_apply.ipynb #5b122ed3
 def predict_records(checkpoint, # a run folder or a checkpoint inside one
                     records, # record paths (WFDB or CPSC2018 .mat)
                     out, # output folder: predictions.csv and figures/<record>.png

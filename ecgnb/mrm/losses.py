@@ -21,6 +21,7 @@ def _fp(x: torch.Tensor) -> torch.Tensor:
     "Upcast half precision (AMP) to float32 for the loss; float32/float64 pass unchanged."
     return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
+# %% ../../nbs/10a_mrm.losses.ipynb #0a53986e
 upcast = _fp   # public name: what the PEACE losses use for their similarities
 
 def autocast_off(t: torch.Tensor): # a tensor on the device whose autocast is switched off
@@ -28,15 +29,18 @@ def autocast_off(t: torch.Tensor): # a tensor on the device whose autocast is sw
     dt = t.device.type
     return torch.autocast(dt, enabled=False) if dt in ('cpu', 'cuda', 'xpu', 'mps') else contextlib.nullcontext()
 
+# %% ../../nbs/10a_mrm.losses.ipynb #dab96249
 def debug_checks() -> bool:
     "True when `$ECGNB_DEBUG` is set (1/true/yes/on): value checks that would force a host-device sync every step run on accelerators too."
     return os.environ.get('ECGNB_DEBUG', '').lower() in ('1', 'true', 'yes', 'on')
 
+# %% ../../nbs/10a_mrm.losses.ipynb #e0f95eae
 def check_values(*ts: torch.Tensor) -> bool:
     "Whether to run data-dependent checks on tensors `ts`: always on CPU/NumPy (cheap, no sync), on accelerators only under `debug_checks()`; never on 'meta'."
     devs = {t.device.type for t in ts if torch.is_tensor(t)}
     return 'meta' not in devs and (devs <= {'cpu'} or debug_checks())
 
+# %% ../../nbs/10a_mrm.losses.ipynb #058630ee
 def softmax_kl(student: torch.Tensor, # [B, ...] logits or features of the student (flattened from dim 1)
                teacher: torch.Tensor, # same shape: the distribution the student is pulled towards
                T: float = 4.0, # temperature

@@ -137,6 +137,7 @@ class Head(nn.Module):
         self.norm, self.fc = nn.LayerNorm(channels, eps=1e-6), nn.Linear(channels, n_classes)
     def forward(self, x): return self.fc(self.norm(x.mean(-1)))
 
+# %% ../../nbs/10_mrm.network.ipynb #59ffd805
 class FusedHead(nn.Module):
     "Naive fusion: pool both branches; 'add' projects high (C) to low (2C) channels by a bias-free linear map and adds, 'concat' concatenates; LayerNorm -> Linear."
     def __init__(self, c_high: int, c_low: int, n_classes: int, mode: str):

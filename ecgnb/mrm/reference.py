@@ -22,12 +22,14 @@ def _in_block(rest: str, block: nn.Module) -> str:
     if hasattr(block, 'conv1'): return rest.replace('downsample.', 'shortcut.', 1)
     return re.sub(r'^group_conv3x3\.', 'conv.', re.sub(r'^bn1\.', 'bn.', rest))
 
+# %% ../../nbs/10b_mrm.reference.ipynb #d3e83246
 def _body_key(model, br: str, i: int, rest: str) -> str:
     "Block `i` of the release's flat `layer1/2` list -> (stage, position) in our three-stage body."
     body = getattr(model, br).body
     s, j = [(s, j) for s, st in enumerate(body) for j in range(len(st))][i]
     return f'{br}.body.{s}.{j}.' + _in_block(rest, body[s][j])
 
+# %% ../../nbs/10b_mrm.reference.ipynb #6e59819e
 def _fusion_key(model, br: str, rest: str) -> str:
     "A `Fusion_block1/2` entry -> our `fuse` module."
     k = re.match(r'layer1\.(\d+)\.(.*)', rest)

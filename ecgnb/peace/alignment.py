@@ -33,6 +33,7 @@ def label_frequency(Y, # [N, K] multi-hot labels of the TRAINING split
     if Y.ndim != 2 or len(Y) == 0: raise ValueError(f'label_frequency needs a non-empty [N, K] array, got shape {Y.shape}')
     return (Y > 0).mean(0)
 
+# %% ../../nbs/33_peace.alignment.ipynb #39f39d55
 def positive_labels(freq, # [K] training-split label frequencies (`label_frequency`)
                     max_label_freq: float = 0.3, # labels on more than this fraction of records make no positives
                    ) -> np.ndarray:
@@ -41,6 +42,7 @@ def positive_labels(freq, # [K] training-split label frequencies (`label_frequen
     if not 0 < max_label_freq <= 1: raise ValueError(f'max_label_freq must be in (0, 1], got {max_label_freq}')
     return freq <= max_label_freq
 
+# %% ../../nbs/33_peace.alignment.ipynb #890d50e8
 def positive_weights(Y: torch.Tensor, # [B, K] multi-hot labels
                      weighting: str = 'any', # 'any' | 'jaccard' | 'freq' ('any' over the labels in `label_mask`)
                      empty: str = 'skip', # rows without positives: 'skip' | 'self'
@@ -67,11 +69,13 @@ def positive_weights(Y: torch.Tensor, # [B, K] multi-hot labels
         W = W + torch.diag(none.float())
     return W
 
+# %% ../../nbs/33_peace.alignment.ipynb #3abd47ad
 def lsbc_floor(W: torch.Tensor, # [B, B] positive weights (`positive_weights`)
               ) -> float:
     "Lowest value LSBC can reach with these positives: entropy (nats) of each row's (and column's) positive distribution, averaged as the loss averages."
     return float(_lsbc_floor(W.double()))
 
+# %% ../../nbs/33_peace.alignment.ipynb #61121408
 def _lsbc_floor(W: torch.Tensor) -> torch.Tensor:
     "`lsbc_floor` as a tensor on `W`'s device (no host sync); rows without positives count in neither mean, 0 if none has any."
     def one_way(W):
@@ -81,6 +85,7 @@ def _lsbc_floor(W: torch.Tensor) -> torch.Tensor:
         return (-(p * torch.log(p.clamp_min(1e-30))).sum(1) * valid).sum() / valid.sum().clamp_min(1)
     return 0.5 * (one_way(W) + one_way(W.T))
 
+# %% ../../nbs/33_peace.alignment.ipynb #b69eb1d1
 def lsbc_loss(ecg_emb: torch.Tensor,      # [B, d] ECG embeddings (normalised here)
               text_emb: torch.Tensor,     # [B, d] text embeddings of the same records
               Y: torch.Tensor,            # [B, K] multi-hot labels
@@ -120,6 +125,7 @@ def bernoulli_entropy(p) -> float:
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     return float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
 
+# %% ../../nbs/33_peace.alignment.ipynb #bb6a29fc
 LAM_OFF = 0.05   # a run whose mean λ is below this is not using LSBC (`CAFGate.check`)
 
 class CAFGate:
@@ -239,6 +245,7 @@ def per_label_auc(Y, # [N, K] multi-hot labels of the scored records
         raise ValueError(f'per_label_auc needs Y and S of shape [N, K={len(labels)}]; got {Y.shape}, {S.shape}')
     return dict(zip(labels, map(float, per_class_auc(Y, S))))
 
+# %% ../../nbs/33_peace.alignment.ipynb #5a1f2537
 def nearest_labels(E_query, # [Q, 3, d] descriptor embeddings of the held-out labels
                    E_ref, # [K, 3, d] descriptor embeddings of the trained labels
                   ) -> np.ndarray:
@@ -257,6 +264,7 @@ def zero_shot_scores(ecg_emb, label_text_emb) -> np.ndarray:
         raise ValueError(f'zero_shot_scores needs [B, d] and [K, d] with the same d; got {tuple(e.shape)}, {tuple(t.shape)}')
     return (F.normalize(e, dim=-1) @ F.normalize(t, dim=-1).T).numpy()
 
+# %% ../../nbs/33_peace.alignment.ipynb #ddeb8e9d
 def retrieval_recall(ecg_emb, text_emb, Y, ks: Sequence[int] = (1, 5)) -> dict:
     "Recall@k ECG→text and text→ECG over the distinct label sets of `Y` (gallery = one text per label set), with chance levels."
     e, t, Y = np.asarray(ecg_emb, np.float32), np.asarray(text_emb, np.float32), np.asarray(Y).astype(np.uint8)
@@ -291,6 +299,7 @@ def embed_split(model, dl, device='cpu') -> dict:
             out[k].append(v.float().cpu().numpy())
     return {k: np.concatenate(v) for k, v in out.items()}
 
+# %% ../../nbs/33_peace.alignment.ipynb #b4594ea5
 @torch.no_grad()
 def axis_alignment(model, ecg_emb, Y, E=None, classes: Sequence[str] | None = None) -> pd.DataFrame:
     "Per-label AUC of zero-shot scores from each axis's projected descriptors alone, and from the fused descriptors (rows: rhythm, morphology, ST-T, fused)."
@@ -354,6 +363,7 @@ def plot_similarity(S, classes: Sequence[str], ax=None, title: str | None = None
     ax.set_title(title or 'ECG–text similarity')
     return fig
 
+# %% ../../nbs/33_peace.alignment.ipynb #25445f20
 def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes: int = 8, ax=None, title: str | None = None, seed: int = 0):
     "PCA (fitted on ECG and text vectors together) of records coloured by their rarest label among the `max_classes` most frequent; ECG dots, text crosses."
     import matplotlib.pyplot as plt
@@ -375,5 +385,3 @@ def plot_embedding_2d(ecg_emb, text_emb, Y, classes: Sequence[str], max_classes:
     ax.legend(fontsize=7, markerscale=1.5, ncol=2); ax.set_xlabel('PC 1'); ax.set_ylabel('PC 2')
     ax.set_title(title or 'ECG (dots) and text (crosses) embeddings')
     return fig
-
-

@@ -30,15 +30,18 @@ class TransferOutput(NamedTuple):
     text_emb: torch.Tensor | None = None # [B, d] L2-normalised embedding of the record's composed text (training)
     views: tuple | None = None           # MERL's two dropout views of the ECG feature (UMA)
 
+# %% ../../nbs/35_peace.baselines.ipynb #84966ee9
 def make_backbone(name: str = 'resnet1d_wang', width: int | None = 16, input_channels: int = 12) -> nn.Module:
     "The shared token backbone: `ecg_token_backbone(name)` with `inplanes=width` for the ResNet zoo models (None: the zoo's width)."
     kw = {'inplanes': width} if width is not None and name in ('resnet1d_wang',) else {}
     return ecg_token_backbone(name, input_channels, **kw)
 
+# %% ../../nbs/35_peace.baselines.ipynb #bd5fa08c
 def _xy(xb):
     "Split a batch input into (x, y or None)."
     return (xb[0], xb[1]) if isinstance(xb, (tuple, list)) else (xb, None)
 
+# %% ../../nbs/35_peace.baselines.ipynb #4f625ab7
 class ECGClassifier(nn.Module):
     "Backbone tokens, mean-pooled, then one linear layer: source-only, target-only, fine-tuning, DANN and MMD."
     def __init__(self, backbone: nn.Module, n_classes: int):
@@ -132,6 +135,7 @@ def merl_loss(out: TransferOutput, y=None) -> tuple:
     uma = clip_loss(*out.views) if out.views is not None else torch.zeros((), device=cma.device)
     return cma + uma, {'cma': cma, 'uma': uma}
 
+# %% ../../nbs/35_peace.baselines.ipynb #837d609e
 def bce_loss(out, y) -> torch.Tensor:
     "Multi-label BCE on the logits of any model output."
     return F.binary_cross_entropy_with_logits(out.logits if hasattr(out, 'logits') else out, y)
@@ -145,10 +149,12 @@ class _GradReverse(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g): return -ctx.lam * g, None
 
+# %% ../../nbs/35_peace.baselines.ipynb #a97c1d78
 def grad_reverse(x: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
     "Identity forward; gradient multiplied by -lam backward (DANN's GRL)."
     return _GradReverse.apply(x, float(lam))
 
+# %% ../../nbs/35_peace.baselines.ipynb #c929090b
 def dann_lambda(p: float, gamma: float = 10.0) -> float:
     "DANN's schedule 2/(1+exp(-gamma p)) - 1 for training progress p in [0, 1]."
     return 2.0 / (1.0 + math.exp(-gamma * float(p))) - 1.0
@@ -160,6 +166,7 @@ class DomainHead(nn.Sequential):
         super().__init__(nn.Linear(d_in, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                          nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 1))
 
+# %% ../../nbs/35_peace.baselines.ipynb #6f3eed51
 def dann_loss(head: nn.Module, f_src: torch.Tensor, f_tgt: torch.Tensor, lam: float) -> torch.Tensor:
     "½(BCE on source + BCE on target) of the domain head on gradient-reversed features."
     d = head(grad_reverse(torch.cat([f_src, f_tgt]), lam)).squeeze(-1)
@@ -189,11 +196,13 @@ class JointOutput(NamedTuple):
     align: torch.Tensor           # the alignment term (DANN domain loss or MK-MMD)
     progress: float = 0.0         # training progress in [0, 1] when the forward pass ran
 
+# %% ../../nbs/35_peace.baselines.ipynb #44729a27
 def _forever(dl):
     "Iterate a DataLoader endlessly (a new pass, hence a new shuffle, each time)."
     while True:
         yield from dl
 
+# %% ../../nbs/35_peace.baselines.ipynb #7c9e828a
 class JointAdaptation(ProgressClock):
     "`model` trained with DANN or MK-MMD: each training forward also draws a source and an unlabelled target batch."
     def __init__(self, model: nn.Module, # a transfer model with `.backbone.dim` whose output has `logits`, `features`
@@ -221,6 +230,7 @@ class JointAdaptation(ProgressClock):
         al = dann_loss(self.head, fs, fu, dann_lambda(p, self.gamma)) if self.align == 'dann' else mk_mmd(fs, fu)
         return JointOutput(out.logits[:nt], out.features[:nt], out.logits[nt:nt + ns], ys.to(x.device), al, p)
 
+# %% ../../nbs/35_peace.baselines.ipynb #c4af1811
 class JointLoss:
     "BCE on the target shots + BCE on the source batch + `trade_off` x alignment; plain BCE in evaluation. Returns `(loss, parts)` for `fit`."
     def __init__(self, trade_off: float = 1.0): self.trade_off = float(trade_off)

@@ -64,6 +64,7 @@ class LadderData:
     Eh: np.ndarray | None = None                 # [H, 3, d] their descriptor embeddings
     Yh: dict | None = None                       # {'valid': [n_valid, H], 'test': [n_test, H]} their labels, in dataset order
 
+# %% ../../nbs/37_peace.ladder.ipynb #726ff308
 def cohort_source_data(cfg: TransferConfig | None = None, log=None) -> LadderData:
     "The adult source task of chapter 36 (`prepare_data(cfg)`, default the offline cohort) as one `LadderData`."
     d = prepare_data(cfg or TransferConfig(), log=log or (lambda *a, **k: None))
@@ -129,6 +130,7 @@ class GradNormProbe:
         self.flush()
         for h in self.handles: h.remove()
 
+# %% ../../nbs/37_peace.ladder.ipynb #8813907d
 class ProbedLoss:
     "`loss_fn` that flushes a `GradNormProbe` before each training (gradient-enabled) call; other attributes (`gate`) pass through."
     def __init__(self, loss_fn: Callable, probe: GradNormProbe): self.loss_fn, self.probe = loss_fn, probe
@@ -161,6 +163,7 @@ def _per_epoch(x, steps_per_epoch: int) -> list:
     x = np.asarray(x, float)
     return [float(x[i:i + steps_per_epoch].mean()) for i in range(0, len(x), steps_per_epoch)] if len(x) else []
 
+# %% ../../nbs/37_peace.ladder.ipynb #069d3396
 def train_rung(method: str, # a method of `METHODS` (a rung's)
                data: LadderData, # the split
                budget: Budget, # epochs, lr, batch size
@@ -190,6 +193,7 @@ def train_rung(method: str, # a method of `METHODS` (a rung's)
                 train_lsbc=curve('train_lsbc'), lam_epoch=_per_epoch(lam, spe), lam_mean=float(np.mean(lam)) if lam else 0.0,
                 grad_norm=_per_epoch(probe.norms, spe), y_test=yt, p_test=pt, zero_shot=_zero_shot_after(m, data, zs0, budget.device))
 
+# %% ../../nbs/37_peace.ladder.ipynb #6948d68f
 def _zero_shot_after(m, data: LadderData, zs0: dict, device) -> dict:
     "{'zs_test', 'near_test', 'init_test', 'y_test', ... valid}: the trained model's held-out scores and the untrained control's."
     out = {}
@@ -205,9 +209,11 @@ def _pred_path(out, rung: str, seed: int, k: int) -> Path:
     safe = rung.replace('+', 'plus_')
     return Path(out).parent/f'{Path(out).stem}_pred/{safe}_s{seed}_k{k}.npz'
 
+# %% ../../nbs/37_peace.ladder.ipynb #a1295de1
 def _to_json(rec: dict) -> str:
     return json.dumps({k: v for k, v in rec.items() if k not in ('y_test', 'p_test')})
 
+# %% ../../nbs/37_peace.ladder.ipynb #47ee44b0
 def run_ladder(data: LadderData | Sequence[LadderData], # one split, or cross-validation splits
                rungs=None, # rung names (see `ladder_rungs`); None: the whole ladder
                seeds: Sequence[int] = (0, 1), # seeds (paired across rungs)
@@ -382,6 +388,7 @@ def plot_ladder(table: pd.DataFrame, # `ladder_table` output, optionally with a 
     fig.tight_layout()
     return fig
 
+# %% ../../nbs/37_peace.ladder.ipynb #547d2d89
 def plot_training(df: pd.DataFrame, # `run_ladder` records (single split or CV)
                   title: str = ''):
     "Mean over seeds (and splits) per rung and epoch: validation AUC, backbone gradient norm, λ."

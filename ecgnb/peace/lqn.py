@@ -30,6 +30,7 @@ class SequentialTokens(nn.Module):
         self.body, self.dim, self.name = body, int(dim), name
     def forward(self, x): return self.body(x).transpose(1, 2)
 
+# %% ../../nbs/32_peace.lqn.ipynb #583010c2
 class MRMTokens(nn.Module):
     "MRM-Net's stem and both branches as one token sequence: high-res `[B,4w,L_h]` projected to `8w`, concatenated with low-res `[B,8w,L_l]` along time, plus a learned branch-type embedding."
     def __init__(self, net: MRMNet):
@@ -58,6 +59,7 @@ def _probe_dim(body: nn.Module, in_channels: int) -> int:
     body.train(was)
     return int(c)
 
+# %% ../../nbs/32_peace.lqn.ipynb #7337b08e
 def ecg_token_backbone(name_or_model: str | nn.Module = 'resnet1d_wang', input_channels: int = 12, **kwargs) -> nn.Module:
     "A module mapping ECG `[B, C_in, T]` to tokens `[B, L, C]` with attribute `.dim` = C, from a zoo name, 'mrmnet', or a model."
     m = name_or_model
@@ -86,6 +88,7 @@ def sinusoidal_positions(n: int, d: int, device=None) -> torch.Tensor:
     pe[:, 1::2] = torch.cos(pos * div[: d // 2])
     return pe
 
+# %% ../../nbs/32_peace.lqn.ipynb #abb1a81d
 def _check_label_emb(E, n_labels: int) -> torch.Tensor:
     E = torch.as_tensor(E, dtype=torch.float32)
     if E.ndim != 3 or E.shape[0] != n_labels or E.shape[1] != 3:
@@ -101,6 +104,7 @@ class LQNOutput(NamedTuple):
     logits: torch.Tensor     # [B, K]
     features: torch.Tensor   # [B, K, d_model] per-query features after the decoder
 
+# %% ../../nbs/32_peace.lqn.ipynb #bd3e955a
 class LabelQueryNetwork(nn.Module):
     "One query per label (from its 3 descriptor embeddings, or learned), pre-norm transformer decoder over ECG tokens (+ knowledge tokens in training), group-wise linear logits."
     def __init__(self, n_labels: int,           # K, number of labels (queries)
@@ -187,11 +191,13 @@ class PEACEOutput(NamedTuple):
     logit_scale: torch.Tensor | None = None     # scalar, 1/temperature for LSBC
     progress: float = 0.0                 # training progress in [0, 1] when the forward pass ran
 
+# %% ../../nbs/32_peace.lqn.ipynb #a106cccc
 def projection_head(d_in: int, d_out: int, hidden: int | None = None) -> nn.Sequential:
     "Linear → GELU → Linear (MERL's projector shape)."
     hidden = hidden or d_out
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
 
+# %% ../../nbs/32_peace.lqn.ipynb #4dc928cf
 class WithLabels(Dataset):
     "Wrap a dataset of `(x, y)` so it yields `((x, y), y)`: the model receives the labels it composes knowledge from."
     def __init__(self, ds): self.ds = ds
@@ -200,6 +206,7 @@ class WithLabels(Dataset):
         x, y = self.ds[i]
         return (x, y), y
 
+# %% ../../nbs/32_peace.lqn.ipynb #872cd100
 def labels_as_input(dl: DataLoader) -> DataLoader:
     "A copy of loader `dl` (same batch size, shuffling generator, workers) whose batches are `((x, y), y)`."
     return DataLoader(WithLabels(dl.dataset), batch_size=dl.batch_size, shuffle=isinstance(dl.sampler, RandomSampler),
@@ -233,6 +240,7 @@ class ProgressClock(nn.Module):
     def progress(self) -> float:
         return 0.0 if not self.total_steps else min(1.0, self._steps / self.total_steps)
 
+# %% ../../nbs/32_peace.lqn.ipynb #4c50f6ff
 class PEACEModel(ProgressClock):
     "Backbone tokens -> LQN logits; pooled features -> `ecg_emb`; labels -> composed knowledge -> `text_emb` (training signal only)."
     def __init__(self, backbone: nn.Module,          # tokens backbone (`ecg_token_backbone`)

@@ -92,6 +92,7 @@ def resolve_methods(methods) -> list[str]:
     if bad: raise ValueError(f'unknown method(s) {bad}; choose from {list(METHODS)}')
     return list(dict.fromkeys(methods))
 
+# %% ../../nbs/35a_peace.methods.ipynb #12584b06
 def method_spec(method: str | MethodSpec) -> MethodSpec:
     "The `MethodSpec` of a method name (a key of `METHODS`); a spec passes through."
     return method if isinstance(method, MethodSpec) else METHODS[resolve_methods([method])[0]]
@@ -111,6 +112,7 @@ def _label_embeddings(E, n_classes: int, spec: MethodSpec) -> torch.Tensor:
     if E.shape[0] != n_classes: raise ValueError(f'{E.shape[0]} label embeddings for {n_classes} classes')
     return E
 
+# %% ../../nbs/35a_peace.methods.ipynb #115bb269
 def build_transfer_model(method: str | MethodSpec, # a name in `METHODS` or a `MethodSpec`
                          n_classes: int, # labels K
                          E=None, # label embeddings [K, 3, d] (every family but the classifier)
@@ -236,6 +238,7 @@ def integrated_gradients(model: torch.nn.Module, x, target: int, steps: int = 32
         total += torch.autograd.grad(logits[:, target].sum(), xs)[0].sum(0)
     return ((x - b) * total / steps).detach().cpu().numpy()
 
+# %% ../../nbs/35a_peace.methods.ipynb #6f67a6ad
 def logit_of(model, x, target: int) -> float:
     "The logit of class `target` for one input `x` [C, T] (eval mode)."
     model.eval()

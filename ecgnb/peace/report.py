@@ -40,6 +40,7 @@ def summarize_transfer(runs: pd.DataFrame, metrics: Sequence[str] = ('auc', 'bac
         out.append(row)
     return pd.DataFrame(out)
 
+# %% ../../nbs/36a_peace.report.ipynb #18d1a9fe
 def paired_vs(runs: pd.DataFrame, ref: str = 'peace', metric: str = 'auc') -> pd.DataFrame:
     "Paired differences method − `ref` over seeds per setting, with Holm-adjusted p-values (paired t) within each setting."
     out = []
@@ -78,10 +79,12 @@ def table_settings(settings) -> list[Setting]:
     ks = [s for s in ss if s.kind == 'kshot']
     return [s for s in ss if s.kind == 'zero-shot'] + ([max(ks)] if ks else []) + [s for s in ss if s.kind in ('full', 'ptbxl')]
 
+# %% ../../nbs/36a_peace.report.ipynb #3391c867
 def table_columns(settings) -> list[str]:
     "`table_settings` as the column names of the tables."
     return [str(s) for s in table_settings(settings)]
 
+# %% ../../nbs/36a_peace.report.ipynb #d8fbe89a
 def _paper_cells(paper_name, st: Setting, digits: int) -> dict:
     "The paper's v1 and v2 numbers of one (method, setting) as table strings ('—' where none; '†' = digest only)."
     pos = {'zero-shot': 0, 'full': 2, 'ptbxl': 3}.get(st.kind, 1)
@@ -93,6 +96,7 @@ def _paper_cells(paper_name, st: Setting, digits: int) -> dict:
         out[v] = f'{x / 100:.{digits}f}{mark}' if x is not None else '—'
     return out
 
+# %% ../../nbs/36a_peace.report.ipynb #b07959b6
 def paper_table(summary: pd.DataFrame, metric: str = 'auc', digits: int = 3, synthetic: bool = True,
                 interval: str = 't', # 't': t-interval over seeds; 'bootstrap': mean per-run bootstrap bounds (AUC only)
                ) -> pd.DataFrame:
@@ -126,6 +130,7 @@ def kshot_curve(summary: pd.DataFrame, metric: str = 'auc') -> pd.DataFrame:
     d['K'] = np.where(d.kind == 'zero-shot', 0, np.where(d.kind == 'full', np.inf, d.k.astype(float)))
     return d.pivot_table(index='K', columns='label', values=metric, sort=True)
 
+# %% ../../nbs/36a_peace.report.ipynb #cb3cce67
 def plot_kshot_curve(summary: pd.DataFrame, metric: str = 'auc', ax=None, title: str | None = None):
     "AUC against K (log axis; zero-shot at the left edge, full at the right), one line per method with t-interval bands."
     import matplotlib.pyplot as plt
@@ -161,6 +166,7 @@ def group_breakdowns(res: TransferResult, by: str = 'age') -> pd.DataFrame:
         out.append(b.assign(method=method, label=METHODS[method].label, setting=setting, seed=seed))
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
+# %% ../../nbs/36a_peace.report.ipynb #577e2ee0
 def breakdown_table(bd: pd.DataFrame, setting: str, metric: str = 'auc') -> pd.DataFrame:
     "Mean `metric` over seeds per method (rows) and group (columns) for one setting, with the group sizes in the header."
     d = bd[bd.setting == setting]
@@ -223,6 +229,7 @@ def real_predictions(models: dict, real: LabeledECG, data: TransferData, top: in
                                     for q, y in zip(p, real.Y)]
     return rows.set_index('record')
 
+# %% ../../nbs/36a_peace.report.ipynb #004dd7e1
 def real_auc(models: dict, real: LabeledECG, data: TransferData) -> pd.DataFrame:
     "Macro-AUC on the real records over the classes with both label values among them (n = 23; how many classes count)."
     ds = ECGArrayDataset(real.X, real.Y, None, data.standardizer, real.mask)

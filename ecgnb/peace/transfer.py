@@ -39,6 +39,7 @@ def record_codes(data: LabeledECG, source: str) -> list[list[str]]:
     if 'codes' in data.meta.columns: return [list(c) for c in data.meta.codes]
     return [[data.classes[j] for j in np.flatnonzero(row)] for row in data.Y]
 
+# %% ../../nbs/34_peace.transfer.ipynb #897ab001
 def to_shared(data: LabeledECG, # a loaded dataset whose codes belong to label-space `source`
               source: str, # 'ptbxl' | 'cpsc2018' | 'zzu'
               unknown: str = 'ignore', # codes the label space does not know: 'ignore' (counted) | 'raise'
@@ -66,6 +67,7 @@ def load_source(dataset: str = 'ptbxl', data_dir=None, fs: int = 100, log=print)
     if dataset == 'ptbxl': return to_shared(load_ptbxl(data_dir, task='all', fs=fs), 'ptbxl')
     return to_shared(load_cpsc2018(data_dir, fs=fs), 'cpsc2018')
 
+# %% ../../nbs/34_peace.transfer.ipynb #f862f39d
 def load_target(data_dir=None, fs: int = 100, log=print, **kwargs) -> LabeledECG:
     "ZZU-pECG in the shared label space (`load_zzu(task='shared')`); `data_dir=None` = the synthetic pediatric cohort."
     if data_dir is None:
@@ -89,6 +91,7 @@ def check_domains(source: LabeledECG, target: LabeledECG):
                            'Load the target with leads=source.leads (leads are selected by name; records without a lead '
                            'carry it as masked zeros).')
 
+# %% ../../nbs/34_peace.transfer.ipynb #d1368160
 def lead_set(mask, leads: Sequence[str]) -> np.ndarray:
     "'12-lead', '9-lead' (V2, V4, V6 missing, by name) or 'other' for every row of the lead `mask` [N, C]."
     mask = np.asarray(mask, bool)
@@ -110,6 +113,7 @@ def label_incidence(source: LabeledECG, target: LabeledECG) -> pd.DataFrame:
             rows[f'{name}_{s}'] = [int(cnt[d.classes.index(l)]) if l in d.classes else 0 for l in labs]
     return pd.DataFrame(rows, index=pd.Index(labs, name='label'))
 
+# %% ../../nbs/34_peace.transfer.ipynb #b8bf5c06
 LABEL_MODES = ('incidence', 'mapped')
 
 def shared_label_space(source: LabeledECG, target: LabeledECG, mode='incidence', min_count: int = 1,
@@ -134,6 +138,7 @@ def shared_label_space(source: LabeledECG, target: LabeledECG, mode='incidence',
     if not classes: raise ECGDataError(f'no label has {min_count}+ positives on both sides (mode={mode!r}); see label_incidence().')
     return classes, inc.assign(kept=inc.index.isin(classes))
 
+# %% ../../nbs/34_peace.transfer.ipynb #865c6766
 def with_classes(data: LabeledECG, classes: Sequence[str]) -> LabeledECG:
     "`data` restricted to `classes` (in that order); a class `data` has no column for gets an all-zero column."
     unknown = [c for c in classes if c not in all_labels()]
@@ -208,6 +213,7 @@ class Setting:
     @property
     def on_source(self) -> bool: return self.kind == 'ptbxl'                      # scored on the source's test split
 
+# %% ../../nbs/34_peace.transfer.ipynb #8536bd5c
 def parse_settings(settings) -> list[Setting]:
     "Settings from a comma-separated string or a sequence (strings or `Setting`s), in the given order, without repeats."
     if isinstance(settings, (str, Setting)): settings = [x for x in str(settings).split(',') if x.strip()]
@@ -249,6 +255,7 @@ def patient_ids(data: LabeledECG): # a loaded dataset
         if c in data.meta.columns: return data.meta[c].astype(str).to_numpy()
     return None
 
+# %% ../../nbs/34_peace.transfer.ipynb #c08becb0
 def evaluate_run(y_valid, p_valid, y_test, p_test, classes: Sequence[str], n_boot: int = 200, seed: int = 0,
                  groups=None, # patient id of every test row: the bootstrap resamples patients (None: records)
                 ) -> dict:
@@ -283,6 +290,7 @@ def breakdown(y, p, thresholds, groups, order: Sequence[str] | None = None) -> p
         rows.append(row)
     return pd.DataFrame(rows).set_index('group')
 
+# %% ../../nbs/34_peace.transfer.ipynb #a62f7598
 def age_groups_of(meta: pd.DataFrame) -> np.ndarray:
     "Age group ('neonate', 'infant', 'child', 'adolescent') of every row, from `age_group` or `age_days`."
     if 'age_group' in meta: return meta['age_group'].astype(object).to_numpy()
@@ -320,6 +328,7 @@ def real23_ids_path() -> Path:
     "The shipped ids of the 23 real ZZU-pECG records: `ecgnb/assets/zzu_pecg_23_ids.csv` (record, patient; CC BY 4.0)."
     return Path(str(resources.files('ecgnb')/'assets'/'zzu_pecg_23_ids.csv'))
 
+# %% ../../nbs/34_peace.transfer.ipynb #5da3c3e5
 def real23_patients(root=None, # a zzu_pecg_23 folder whose `records.csv` to read; None: the shipped ids (no data needed)
                     ) -> list[str]:
     "Patient ids of the 23 real ZZU-pECG records: from the shipped asset, or from `root`'s `records.csv`."
@@ -327,6 +336,7 @@ def real23_patients(root=None, # a zzu_pecg_23 folder whose `records.csv` to rea
     if not f.exists(): raise ECGDataError(f'{f} not found; pass root= a zzu_pecg_23 folder holding records.csv, or root=None for the shipped ids.')
     return sorted(set(pd.read_csv(f, dtype=str, keep_default_na=False, comment='#').patient))
 
+# %% ../../nbs/34_peace.transfer.ipynb #a5e4890f
 def find_real_zzu23(root=None, # a zzu_pecg_23 folder; None: `zzu_pecg_23` in the real samples (`$ECGNB_REAL_SAMPLES` or shared/data/real)
                     ) -> Path | None:
     "The folder of the 23 real ZZU-pECG records if their `records.csv` is there, else None (their section is then skipped)."
@@ -336,6 +346,7 @@ def find_real_zzu23(root=None, # a zzu_pecg_23 folder; None: `zzu_pecg_23` in th
         root = real/'zzu_pecg_23'
     return Path(root) if (Path(root)/'records.csv').exists() else None
 
+# %% ../../nbs/34_peace.transfer.ipynb #e49b103d
 REAL23_HOW = ('the 23 real ZZU-pECG children are not here, so their section is skipped: set ECGNB_REAL_SAMPLES to a folder '
               'holding zzu_pecg_23/ (records.csv and Child_ecg/, the records listed in ecgnb/assets/zzu_pecg_23_ids.csv, '
               'copied from ZZU-pECG) to score them')

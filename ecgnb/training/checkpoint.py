@@ -35,6 +35,7 @@ def get_rng_state(loader_generator: torch.Generator | None = None) -> dict:
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 loader=loader_generator.get_state() if loader_generator is not None else None)
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #3c8575eb
 def set_rng_state(state: dict, loader_generator: torch.Generator | None = None):
     "Restore the states captured by `get_rng_state`."
     p = state['python']
@@ -73,22 +74,26 @@ def deterministic_algorithms(on: bool = True, # False: a no-op
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be read, or that belongs to a different experiment."
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #9d6d8eb2
 CKPT_FORMAT = 'ecgnb-checkpoint-1'
 
 def unwrap_model(model: nn.Module) -> nn.Module:
     "The module inside DistributedDataParallel/DataParallel wrappers."
     return model.module if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)) else model
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #d2fee1cf
 def model_signature(model: nn.Module) -> dict:
     "Class name and (name, shape, dtype) of every entry of the model's state_dict."
     m = unwrap_model(model)
     return dict(cls=type(m).__name__,
                 params=[[k, list(v.shape), str(v.dtype).replace('torch.', '')] for k, v in m.state_dict().items()])
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #a103dabb
 def fingerprint(obj) -> str:
     "A short, stable SHA-256 of a JSON-serialisable object (dict keys sorted)."
     return hashlib.sha256(json.dumps(jsonable(obj), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #c2113d48
 def checkpoint_safe(o, where='checkpoint'):
     "Convert numpy arrays to tensors and numpy scalars/paths to plain types, so `weights_only=True` can load the result."
     if isinstance(o, dict):                                  # keep int keys: optimizer states are keyed by index
@@ -106,6 +111,7 @@ def checkpoint_safe(o, where='checkpoint'):
     raise TypeError(f'{where}: cannot store a {type(o).__name__} in a weights_only checkpoint; '
                     'convert it to tensors/plain types (or give it a state_dict()).')
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #55be0b19
 def struct_diff(a, # the stored structure (checkpoint, run folder...)
                 b, # the structure now
                 name: str = '', # path prefix of the reported keys, e.g. 'config'
@@ -128,6 +134,7 @@ def struct_diff(a, # the stored structure (checkpoint, run folder...)
     s = lambda v: (repr(v)[:77] + '...') if len(repr(v)) > 80 else repr(v)
     return [f'{name}: {old} {s(a)}, {new} {s(b)}']
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #3a019bc8
 _diff = struct_diff    # the name earlier versions used
 
 # %% ../../nbs/13a_training.checkpoint.ipynb #7bc700de
@@ -137,6 +144,7 @@ def save_checkpoint(path, state: dict) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(checkpoint_safe({'format': CKPT_FORMAT, **state}), f)
     return path
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #100fad7b
 def load_checkpoint(path, model: nn.Module | None = None, map_location='cpu') -> dict:
     "Read an ecgnb checkpoint with `weights_only=True`; if `model` is given, check its architecture and load the weights."
     path = Path(path)
@@ -158,10 +166,12 @@ def load_checkpoint(path, model: nn.Module | None = None, map_location='cpu') ->
         unwrap_model(model).load_state_dict(ck['model'])
     return ck
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #49fd5f66
 def _without(d, keys):
     "`d` without the top-level `keys` (a dict; anything else unchanged)."
     return {k: v for k, v in d.items() if k not in keys} if isinstance(d, dict) else d
 
+# %% ../../nbs/13a_training.checkpoint.ipynb #d5f55663
 def check_compatible(ck: dict, # the checkpoint read from `path`
                      path, # where it was read from (for the message)
                      now: dict, # the identity of the run now (config, train_args, classes, preprocessing, arch)

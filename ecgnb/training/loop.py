@@ -60,6 +60,7 @@ class TrainResult:
         "The history as a DataFrame indexed by epoch."
         return pd.DataFrame(self.history).set_index('epoch')
 
+# %% ../../nbs/13_training.loop.ipynb #5987e4c4
 def _make_optimizer(opt, params, lr, weight_decay):
     if callable(opt): return opt(params, lr=lr, weight_decay=weight_decay)
     opts = dict(adam=torch.optim.Adam, adamw=torch.optim.AdamW,
@@ -67,6 +68,7 @@ def _make_optimizer(opt, params, lr, weight_decay):
     if opt not in opts: raise ValueError(f"opt must be one of {list(opts)} or a callable; got {opt!r}")
     return opts[opt](params, lr=lr, weight_decay=weight_decay)
 
+# %% ../../nbs/13_training.loop.ipynb #168ff829
 def _make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
     "(scheduler or None, 'epoch'|'batch')."
     if name is None: return None, 'epoch'
@@ -76,9 +78,11 @@ def _make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch), 'batch'
     raise ValueError(f"scheduler must be None, 'cosine', 'onecycle' or 'step'; got {name!r}")
 
+# %% ../../nbs/13_training.loop.ipynb #66c4443d
 def _write_history(run: Path, history: list[dict]):
     with atomic_write(run/'history.csv') as f: pd.DataFrame(history).to_csv(f, index=False)
 
+# %% ../../nbs/13_training.loop.ipynb #9e8697d8
 def _tensorboard(run: Path | None, main: bool):
     "A TensorBoard `SummaryWriter` writing to `run/tensorboard` (rank 0, when the tensorboard package is installed), else None."
     if run is None or not main: return None
@@ -86,6 +90,7 @@ def _tensorboard(run: Path | None, main: bool):
     except ImportError: return None
     return tb.SummaryWriter(log_dir=str(Path(run)/'tensorboard'))
 
+# %% ../../nbs/13_training.loop.ipynb #7ca7bb9e
 def _tb_log(tb, row: dict):
     "One history row as TensorBoard scalars at step `epoch` (numbers only)."
     if tb is None: return
@@ -105,6 +110,7 @@ class _Loop:
     stopped: bool = False
     best_state: dict | None = None
 
+# %% ../../nbs/13_training.loop.ipynb #f3cb1f62
 def resolve_device(device='auto', # 'auto' | 'cpu' | 'cuda' | 'cuda:N' | a torch.device
                    distributed: bool | None = None, # under torchrun (None: WORLD_SIZE > 1)
                   ) -> torch.device:
@@ -114,6 +120,7 @@ def resolve_device(device='auto', # 'auto' | 'cpu' | 'cuda' | 'cuda:N' | a torch
     if (world > 1 if distributed is None else distributed) and dev.type == 'cuda': dev = torch.device('cuda', local_rank)
     return dev
 
+# %% ../../nbs/13_training.loop.ipynb #f82e1bbb
 def loader_kwargs(device='auto', # where the batches go: pinned host memory pays off only for CUDA
                   num_workers: int = 0, # DataLoader worker processes
                  ) -> dict:
@@ -122,6 +129,7 @@ def loader_kwargs(device='auto', # where the batches go: pinned host memory pays
     if n < 0: raise ValueError(f'num_workers must be >= 0, got {num_workers}')
     return dict(num_workers=n, pin_memory=get_device(device).type == 'cuda', persistent_workers=n > 0)
 
+# %% ../../nbs/13_training.loop.ipynb #b013bee5
 def _setup(model, train_dl, device, precision, epochs, lr, opt, weight_decay, scheduler, seed, grad_clip, patience,
            config, classes, preprocessing):
     "(device, identity of the experiment, provenance) for a `fit` call; validates device/precision/loader."
@@ -143,6 +151,7 @@ def _setup(model, train_dl, device, precision, epochs, lr, opt, weight_decay, sc
                       if '__file__' in globals() else git_commit(), world_size=world)
     return dev, ident, provenance
 
+# %% ../../nbs/13_training.loop.ipynb #716d0ff6
 def _run_paths(run_dir, main: bool):
     "(run folder, best.pt, last.pt) or Nones; removes temporary files a killed writer left behind."
     if run_dir is None: return None, None, None
@@ -209,6 +218,7 @@ def _train_epoch(net, model, train_dl, loss_fn, optimizer, scaler, sched, per_ba
     if is_distributed(): dist.all_reduce(stats)
     return (stats[0] / stats[1]).item(), {k: (v / stats[1]).item() for k, v in zip(parts, stats[2:])}
 
+# %% ../../nbs/13_training.loop.ipynb #862e3306
 def _select(state: _Loop, auc: float, epoch: int, epochs: int, patience, model, keep_in_memory: bool) -> bool:
     "Update best epoch / early stopping with this epoch's validation AUC; True if it improved."
     improved = state.best_epoch is None or auc > state.best_auc
@@ -219,6 +229,7 @@ def _select(state: _Loop, auc: float, epoch: int, epochs: int, patience, model, 
     state.stopped = patience is not None and state.bad >= patience and epoch + 1 < epochs
     return improved
 
+# %% ../../nbs/13_training.loop.ipynb #30ba3da3
 def _save_epoch(state: _Loop, epoch, improved, ident, provenance, model, optimizer, sched, scaler, loader_gen,
                 run, best_path, last_path, loss_fn=None):
     "Write best.pt (if improved), last.pt and history.csv after an epoch (rank 0), with every process's random state."
@@ -245,6 +256,7 @@ def _valid_auc(net, valid_dl, dev, predict_fn, loss_fn, precision, show):
         warnings.simplefilter('ignore')
         return vloss, vparts, macro_auc(y, p, warn=False)
 
+# %% ../../nbs/13_training.loop.ipynb #c32a8678
 def fit(model: nn.Module, # the network; its output goes to `loss_fn` and `predict_fn`
         loss_fn: Callable, # (output, y) -> loss, or (loss, {name: part}) for logging
         train_dl, # training DataLoader (build it with `make_loader`: seeded, sharded under torchrun)
@@ -275,6 +287,7 @@ def fit(model: nn.Module, # the network; its output goes to `loss_fn` and `predi
         return _fit(model, loss_fn, train_dl, valid_dl, epochs, lr, opt, weight_decay, scheduler, device, precision, run_dir,
                     config, seed, resume, predict_fn, classes, preprocessing, grad_clip, patience, restore_best, progress, log)
 
+# %% ../../nbs/13_training.loop.ipynb #68a37aa9
 def _fit(model, loss_fn, train_dl, valid_dl, epochs, lr, opt, weight_decay, scheduler, device, precision, run_dir, config,
          seed, resume, predict_fn, classes, preprocessing, grad_clip, patience, restore_best, progress, log) -> TrainResult:
     "`fit`'s body (its arguments, in its order)."
@@ -321,6 +334,7 @@ def _fit(model, loss_fn, train_dl, valid_dl, epochs, lr, opt, weight_decay, sche
     if tb is not None: tb.close()
     return _finish(st, model, run, best_path, last_path, ident, restore_best, main, resumed_from)
 
+# %% ../../nbs/13_training.loop.ipynb #570f01dd
 def _finish(st: _Loop, model, run, best_path, last_path, ident, restore_best, main, resumed_from) -> TrainResult:
     "Restore the best weights, record the run's metrics, and build the `TrainResult`."
     if restore_best and st.best_epoch is not None:
@@ -339,6 +353,7 @@ def _window_level(y, p, groups, how, split):
     if len(groups) != len(y): raise ValueError(f'{len(groups)} {split} groups for {len(y)} {split} predictions')
     return aggregate_windows(y, p, groups, how)
 
+# %% ../../nbs/13_training.loop.ipynb #adc098d4
 def _write_predictions(run: Path, res: dict, yt, pt, th, names, ids, threshold_metric):
     "test_predictions.npz/.csv, test_per_class.csv, thresholds.json and the test scalars in metrics.json."
     with atomic_write(run/'test_predictions.npz', 'wb') as f:
@@ -353,6 +368,7 @@ def _write_predictions(run: Path, res: dict, yt, pt, th, names, ids, threshold_m
                               if isinstance(v, (int, float, np.floating, np.integer)) and k != 'best_epoch'}
                              | {'valid_macro_auc_at_best': res['valid_macro_auc']})
 
+# %% ../../nbs/13_training.loop.ipynb #ae82e8c3
 def evaluate_test(model: nn.Module, # the trained network (the checkpoint's weights are loaded into it)
          test_dl, # test DataLoader, not shuffled
          valid_dl, # validation DataLoader: thresholds are tuned on it

@@ -27,10 +27,12 @@ def dist_info() -> tuple[int, int, int]:
         return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', dist.get_rank()))
     return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0))
 
+# %% ../../nbs/13b_training.predict.ipynb #e388635f
 def is_distributed() -> bool:
     "True when running in an initialised process group with more than one process."
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
+# %% ../../nbs/13b_training.predict.ipynb #1cee1f64
 def init_distributed(backend: str | None = None) -> bool:
     "Initialise the process group when launched by torchrun (WORLD_SIZE > 1); nccl on CUDA, gloo on CPU."
     if is_distributed(): return True
@@ -100,6 +102,7 @@ def _gather(x, sampler, n):
     if len(first) != n: raise RuntimeError(f'gathered {len(first)} distinct records, expected {n}')
     return x[first]
 
+# %% ../../nbs/13b_training.predict.ipynb #986c1e35
 @torch.no_grad()
 def predict_loader(model, dl, device, predict_fn=None, loss_fn=None, precision='fp32', desc=None, show=True):
     "Run `model` over `dl`: (y, probabilities) as numpy plus the mean loss and loss parts (if `loss_fn`)."

@@ -29,6 +29,7 @@ def _as_sources(source) -> dict:
                              '(or an object with X [N,C,T], Y [N,K], classes, splits, fs).')
     return srcs
 
+# %% ../../nbs/06b_viz.browser.ipynb #da9b09b9
 def _as_predictions(predictions, srcs: dict) -> dict:
     "Predictions as a dict name -> DataFrame/array; a bare array or DataFrame belongs to the only dataset."
     if predictions is None: return {}
@@ -43,10 +44,12 @@ def _record_name(ds, i: int) -> str:
     if isinstance(meta, pd.DataFrame) and 'record' in meta.columns: return str(meta['record'].iloc[i])
     return str(i)
 
+# %% ../../nbs/06b_viz.browser.ipynb #d5e45818
 def _labels_of(ds, i: int) -> list:
     "Class names whose label is set in row `i`."
     return [c for c, y in zip(ds.classes, np.asarray(ds.Y[i]).reshape(-1)) if y]
 
+# %% ../../nbs/06b_viz.browser.ipynb #871030ff
 def _prediction_of(preds, ds, i: int) -> pd.Series | None:
     "Probabilities of row `i` as a Series indexed by class (None when absent)."
     if preds is None: return None
@@ -74,6 +77,7 @@ def _indices(ds, split: str | None = None, label: str | None = None) -> np.ndarr
     if label not in list(ds.classes): raise ValueError(f'label {label!r} not in classes {list(ds.classes)}.')
     return idx[Y[:, list(ds.classes).index(label)] > 0]
 
+# %% ../../nbs/06b_viz.browser.ipynb #c5cb09a8
 def _record_figure(ds, i: int, preds=None, layout: str = '4x3', title: str | None = None, **plot_kw):
     "plot_ecg of row `i` of `ds` with its labels (and predictions)."
     mask = getattr(ds, 'mask', None)

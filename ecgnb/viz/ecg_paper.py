@@ -42,6 +42,7 @@ def _format_labels(labels) -> str | None:
     labels = list(labels)
     return ', '.join(map(str, labels)) if labels else '(no label)'
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #3878cd93
 def _format_predictions(pred, top_k: int = 5) -> str | None:
     "'class p' pairs sorted by probability, the `top_k` largest."
     if pred is None: return None
@@ -49,6 +50,7 @@ def _format_predictions(pred, top_k: int = 5) -> str | None:
     s = s.sort_values(ascending=False).iloc[:top_k]
     return '  '.join(f'{k} {v:.2f}' for k, v in s.items())
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #513cfab8
 def _saliency_rows(saliency, C: int, T: int) -> np.ndarray:
     "Saliency as [C,T]: a [T'] map is shared by all leads, a [C,T'] map is per lead; T' is interpolated to T."
     s = to_numpy(saliency)
@@ -61,6 +63,7 @@ def _saliency_rows(saliency, C: int, T: int) -> np.ndarray:
         s = np.stack([np.interp(dst, src, r) for r in s])
     return np.abs(np.nan_to_num(s, nan=0.0))
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #cf61a46b
 def _find_lead(leads: Sequence[str], name: str) -> int | None:
     "Index of lead `name` in `leads` (exact, then case-insensitive), or None."
     if name in leads: return list(leads).index(name)
@@ -112,6 +115,7 @@ def _paper_axes(g: dict, ax, scale: float, dpi: int, colors: dict, speed: float,
                                          zorder=z, gid=gid, rasterized=True))
     return fig, ax, own
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #9a0fb79e
 def _draw_calibration(ax, g: dict, colors: dict, lw: float):
     "A 1 mV x 200 ms calibration pulse at the start of each row."
     x0, pre = g['x_left'], g['cal_pre']
@@ -141,6 +145,7 @@ def _draw_panel(ax, name: str, t, y, s, a: int, e: int, b: float, fs: float, rec
     if center and e > a and np.isfinite(y).any(): y = y - np.nanmedian(y)
     ax.plot(t[a:e], y + b, color=colors['trace'], lw=lw, zorder=3, gid=f'trace:{name}', solid_joinstyle='round')
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #bd23761a
 def _panels(C: int, n: int, g: dict) -> list:
     "(lead, first sample, end sample, baseline) of every panel: leads column-major, then the rhythm strip."
     ncols, nrows, base = g['ncols'], g['nrows'], g['base']
@@ -167,6 +172,7 @@ def _draw_header(fig, ax, own: bool, g: dict, title, labels, predictions, top_k:
         if box: ax.text(0.995, 0.99, box, transform=ax.transAxes, fontsize=7, ha='right', va='top', zorder=6, gid='labels',
                         multialignment='left', bbox=dict(boxstyle='round,pad=0.3', fc='white', ec='#999999', lw=0.6, alpha=0.9))
 
+# %% ../../nbs/06a_viz.ecg_paper.ipynb #6f0ecea5
 def _signal_window(x, fs: float, start: float, seconds, highpass, sal):
     "Samples [i0, i0+n) of `x` (float32 copy, optionally high-passed) and of the saliency (normalised to max 1)."
     T = x.shape[1]
