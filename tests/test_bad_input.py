@@ -25,6 +25,7 @@ import psutil
 import pytest
 
 from conftest import ROOT
+from zzu_sample import write_release_csvs
 
 from ecgnb.data.records import ECGDataError, LEADS12, read_wfdb, wfdb_reader
 
@@ -46,23 +47,13 @@ def ptb_copy(real, dest: Path, n: int = 6) -> Path:
 
 def zzu_copy(real, dest: Path, n: int = 4) -> Path:
     "The first n of the 23 real ZZU-pECG records as a release folder (files copied, CSVs in the release's form)."
-    from ecgnb.data.synth_zzu import zzu_vocabulary
-    cols, ecg_code_csv, disease_csv, _, _ = zzu_vocabulary()
     src = real / 'zzu_pecg_23'
     recs = pd.read_csv(src / 'records.csv', dtype=str).iloc[:n]
     for r in recs.record:
         d = dest / 'Child_ecg' / Path(r).parent
         d.mkdir(parents=True, exist_ok=True)
         for e in ('.hea', '.dat'): shutil.copy(src / 'Child_ecg' / (r + e), d)
-    quote = lambda v: ';'.join(f"'{t}'" for t in str(v).split(';')) if isinstance(v, str) and v else ''
-    pd.DataFrame({cols['filename']: 'Child_ecg/' + recs.record, cols['record']: recs.record.str.split('/').str[-1],
-                  cols['patient']: recs.patient, cols['age']: recs.age_days_approx + 'd',
-                  cols['sex']: recs.sex.map({'M': 'Male', 'F': 'Female'}), cols['n_samples']: recs.n_samples,
-                  cols['n_leads']: '12', cols['aha']: recs.aha_codes.map(quote),
-                  cols['icd10']: recs.icd10.map(quote)}).to_csv(dest / 'AttributesDictionary.csv', index=False)
-    (dest / 'ECGCode.csv').write_text(ecg_code_csv)
-    (dest / 'DiseaseCode.csv').write_text(disease_csv)
-    return dest
+    return write_release_csvs(recs, dest)
 
 
 def cinc_copy(real, dest: Path, n: int = 6) -> Path:

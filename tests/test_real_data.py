@@ -19,6 +19,7 @@ import pytest
 import wfdb
 
 from conftest import NBS, ROOT, require_shared
+from zzu_sample import write_release_csvs
 
 from ecgnb.core import RunDir
 from ecgnb.data.core import LEADS12
@@ -263,21 +264,11 @@ def zzu_release_folder(real, dest: Path) -> Path:
     """The 23 records as a ZZU-pECG release folder: their own Child_ecg/ (linked, unchanged) plus the three CSV files
     the loader reads. AttributesDictionary.csv is written from the folder's records.csv (its columns renamed to the
     release's, values in the release's quoting); ECGCode.csv and DiseaseCode.csv are the release's dictionaries."""
-    from ecgnb.data.synth_zzu import zzu_vocabulary
-    cols, ecg_code_csv, disease_csv, _, _ = zzu_vocabulary()
     src = real / 'zzu_pecg_23'
     dest.mkdir(parents=True)
     (dest / 'Child_ecg').symlink_to(src / 'Child_ecg', target_is_directory=True)
     recs = pd.read_csv(src / 'records.csv', dtype=str)
-    quote = lambda v: ';'.join(f"'{t}'" for t in str(v).split(';')) if isinstance(v, str) and v else ''
-    pd.DataFrame({cols['filename']: 'Child_ecg/' + recs.record, cols['record']: recs.record.str.split('/').str[-1],
-                  cols['patient']: recs.patient, cols['age']: recs.age_days_approx + 'd',
-                  cols['sex']: recs.sex.map({'M': 'Male', 'F': 'Female'}), cols['n_samples']: recs.n_samples,
-                  cols['n_leads']: '12', cols['aha']: recs.aha_codes.map(quote),
-                  cols['icd10']: recs.icd10.map(quote)}).to_csv(dest / 'AttributesDictionary.csv', index=False)
-    (dest / 'ECGCode.csv').write_text(ecg_code_csv)
-    (dest / 'DiseaseCode.csv').write_text(disease_csv)
-    return dest
+    return write_release_csvs(recs, dest)
 
 
 def test_zzu_pediatric_records_through_load_zzu(real, tmp_path):

@@ -79,3 +79,20 @@ def make_zzu_sample(dest, real='auto', seed: int = 0) -> dict:
                      'pSQI': _sqi(leads), 'basSQI': _sqi(leads), 'bSQI': _sqi(leads)})
     pd.DataFrame(rows).to_csv(dest/'AttributesDictionary.csv', index=False)
     return dict(path=dest, records=[r[0] for r in SAMPLE_ROWS], source=source)
+
+
+def write_release_csvs(recs: pd.DataFrame, # rows of shared/data/real/zzu_pecg_23/records.csv (as str)
+                       dest: Path,         # the release folder (its Child_ecg/ already in place)
+                      ) -> Path:
+    "The three CSVs the ZZU loader reads for `recs`: AttributesDictionary.csv in the release's columns and quoting, and the release's ECGCode/DiseaseCode dictionaries."
+    from ecgnb.data.synth_zzu import zzu_vocabulary
+    cols, ecg_code_csv, disease_csv, _, _ = zzu_vocabulary()
+    quote = lambda v: ';'.join(f"'{t}'" for t in str(v).split(';')) if isinstance(v, str) and v else ''
+    pd.DataFrame({cols['filename']: 'Child_ecg/' + recs.record, cols['record']: recs.record.str.split('/').str[-1],
+                  cols['patient']: recs.patient, cols['age']: recs.age_days_approx + 'd',
+                  cols['sex']: recs.sex.map({'M': 'Male', 'F': 'Female'}), cols['n_samples']: recs.n_samples,
+                  cols['n_leads']: '12', cols['aha']: recs.aha_codes.map(quote),
+                  cols['icd10']: recs.icd10.map(quote)}).to_csv(dest / 'AttributesDictionary.csv', index=False)
+    (dest / 'ECGCode.csv').write_text(ecg_code_csv)
+    (dest / 'DiseaseCode.csv').write_text(disease_csv)
+    return dest
