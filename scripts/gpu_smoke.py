@@ -14,9 +14,9 @@ probes again; `--no-install` refuses instead.
 
 With an interpreter that already has a CUDA torch (e.g. a machine's preinstalled python3, offline):
 
-    bash scripts/gpu_smoke.sh --python python3 --no-install --site /tmp/ecgnb-site
+    bash scripts/gpu_smoke.sh --python python3 --no-install --site .site
 
-installs ecgnb and the wheel bundle of `.whl/` (scripts/make_gpu_bundle.sh) into /tmp/ecgnb-site with
+installs ecgnb and the wheel bundle of `.whl/` (scripts/make_gpu_bundle.sh) into .site/ (git-ignored) with
 `pip install --no-index --no-deps --target`, leaving that interpreter's torch untouched, and runs the checks with the
 folder on PYTHONPATH.
 
@@ -394,7 +394,7 @@ def main(argv=None, probe=probe_cuda, runner=run_check) -> int:
     ap.add_argument('--no-install', action='store_true', help='refuse instead of installing the CUDA build of torch')
     ap.add_argument('--python', default=sys.executable,
                     help='interpreter that runs the checks, e.g. python3 with a CUDA torch (default: this one)')
-    ap.add_argument('--site', type=Path, help='install ecgnb and the wheels of --wheels into this folder (offline, '
+    ap.add_argument('--site', type=lambda s: Path(s).resolve(), help='install ecgnb and the wheels of --wheels into this folder (offline, '
                     "--no-deps: the interpreter's torch is not touched) and put it on the checks' PYTHONPATH")
     ap.add_argument('--wheels', type=Path, default=BUNDLE, help='the wheel bundle for --site (default .whl/, built by '
                     'bash scripts/make_gpu_bundle.sh)')

@@ -9,7 +9,7 @@
 # Without --python it runs in the project's .venv (made by scripts/install.sh when missing). With --python PY it runs
 # with that interpreter instead (one that already has a CUDA torch) and creates no .venv; add --no-install so its
 # torch is never touched, and --site DIR to install ecgnb + the offline wheel bundle (.whl/) into DIR:
-#   bash scripts/gpu_smoke.sh --python python3 --no-install --site /tmp/ecgnb-site
+#   bash scripts/gpu_smoke.sh --python python3 --no-install --site .site
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=

@@ -18,9 +18,9 @@ runs on any machine with network.
 
 On the GPU machine (the repository copied there with .whl/ inside), one line:
 
-    bash scripts/gpu_smoke.sh --python python3 --no-install --site /tmp/ecgnb-site
+    bash scripts/gpu_smoke.sh --python python3 --no-install --site .site
 
-installs the bundle into /tmp/ecgnb-site (`pip install --no-index --no-deps --target`, python3's torch untouched) and
+installs the bundle into .site/ (git-ignored) (`pip install --no-index --no-deps --target`, python3's torch untouched) and
 runs every GPU check with it on PYTHONPATH.
 """
 import argparse
